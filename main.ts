@@ -1,0 +1,345 @@
+/**
+ * cordwoot's composition root and command line.
+ *
+ * The only file that reads the environment, opens KV, and wires and starts
+ * things. `startBridge` is the same wiring the tests start against the fakes.
+ */
+import { dirname } from "node:path";
+import denoJson from "./deno.json" with { type: "json" };
+import { describeError } from "./src/bridge/errors.ts";
+import { type DmProgress, forwardDm, type InboundDm } from "./src/bridge/inbound.ts";
+import { acceptDm, acceptMessageEvent, createSequence } from "./src/bridge/intake.ts";
+import { type OutboundReply, relayReply, type ReplyProgress } from "./src/bridge/outbound.ts";
+import type { Logger } from "./src/bridge/ports.ts";
+import { createChatwootClient } from "./src/chatwoot/client.ts";
+import { createSignatureVerifier } from "./src/chatwoot/webhook.ts";
+import { type Config, loadConfig, mergeDotEnv, SECRET_VARIABLES } from "./src/config.ts";
+import { registerCommands } from "./src/discord/commands.ts";
+import { toDiscordError } from "./src/discord/errors.ts";
+import { createDiscordBot } from "./src/discord/gateway.ts";
+import { createDiscordRest } from "./src/discord/rest_port.ts";
+import { createHttpApp } from "./src/http/app.ts";
+import { Mailboxes } from "./src/jobs/mailbox.ts";
+import { queueWakeups } from "./src/jobs/wakeups.ts";
+import { createLogger } from "./src/log.ts";
+import { createTicketStore } from "./src/store/tickets.ts";
+
+export const VERSION: string = denoJson.version;
+
+export interface BridgeOptions {
+  /** Use this KV instead of opening KV_PATH (tests pass a `:memory:` one). */
+  kv?: Deno.Kv;
+  fetch?: typeof fetch;
+  log?: Logger;
+}
+
+export interface RunningBridge {
+  /** The port the HTTP server listens on (useful with WEBHOOK_PORT=0). */
+  port: number;
+  kv: Deno.Kv;
+  mailboxes: Mailboxes;
+  /** Resolves when the bridge must end on its own: a fatal Discord error. */
+  fatal: Promise<string>;
+  stop(): Promise<void>;
+}
+
+export async function startBridge(
+  config: Config,
+  options: BridgeOptions = {},
+): Promise<RunningBridge> {
+  const log = options.log ?? createLogger({
+    level: config.logLevel,
+    format: config.logFormat,
+    secrets: [config.discordToken, config.chatwootApiToken, config.webhookSecret ?? ""],
+  });
+  const ownsKv = !options.kv;
+  const kv = options.kv ?? await openKv(config.kvPath);
+  const fatal = Promise.withResolvers<string>();
+  const crons = new AbortController();
+
+  const chatwoot = createChatwootClient({
+    baseUrl: config.chatwootBaseUrl,
+    accountId: config.chatwootAccountId,
+    inboxId: config.chatwootInboxId,
+    apiToken: config.chatwootApiToken,
+    fetch: options.fetch,
+  });
+  const tickets = createTicketStore(kv);
+
+  // The mailbox is created before the gateway so that no DM can arrive before it exists.
+  let mailboxes: Mailboxes | undefined = undefined;
+  const discord = createDiscordBot({
+    config,
+    log,
+    onDm: async (dm) => {
+      await acceptDm({ mailbox: mailboxes!, log }, dm);
+    },
+    onFatal: (explanation) => fatal.resolve(explanation),
+  });
+  const discordRest = createDiscordRest(discord.bot);
+
+  mailboxes = new Mailboxes({
+    kv,
+    wakeups: queueWakeups(kv),
+    log,
+    handlers: {
+      in: (_userId, entry, checkpoint) =>
+        forwardDm(
+          {
+            chatwoot,
+            discord: discordRest,
+            tickets,
+            inboxId: config.chatwootInboxId,
+            confirmEmoji: config.confirmEmoji,
+            log,
+            checkpoint: (p: DmProgress) => checkpoint({ ...p }),
+          },
+          entry.item as InboundDm,
+          entry.progress as DmProgress,
+        ),
+      out: async (_userId, entry, checkpoint) => {
+        await relayReply(
+          {
+            discord: discordRest,
+            tickets,
+            log,
+            checkpoint: (p: ReplyProgress) => checkpoint({ ...p }),
+          },
+          entry.item as OutboundReply,
+          entry.progress as ReplyProgress,
+        );
+      },
+    },
+  });
+
+  const chatwootHealth = {
+    ok: false,
+    checkedAt: null as string | null,
+    error: null as string | null,
+  };
+  const checkChatwoot = async () => {
+    try {
+      await chatwoot.getInbox();
+      chatwootHealth.ok = true;
+      chatwootHealth.error = null;
+    } catch (error) {
+      chatwootHealth.ok = false;
+      chatwootHealth.error = describeError(error);
+      log.warn("chatwoot check failed", { error: chatwootHealth.error });
+    }
+    chatwootHealth.checkedAt = new Date().toISOString();
+  };
+
+  if (!config.webhookSecret) {
+    log.warn(
+      "WEBHOOK_SECRET is not set: webhook deliveries are accepted without a signature check",
+    );
+  }
+  const verify = config.webhookSecret
+    ? await createSignatureVerifier(config.webhookSecret)
+    : undefined;
+  const nextSeq = createSequence();
+  const app = createHttpApp({
+    log,
+    verifySignature: verify,
+    acceptMessageEvent: (event) =>
+      acceptMessageEvent({
+        mailbox: mailboxes!,
+        log,
+        nextSeq,
+        scope: { inboxId: config.chatwootInboxId, accountId: config.chatwootAccountId },
+      }, event),
+    health: async () => {
+      const gatewayReady = discord.isReady();
+      return {
+        healthy: gatewayReady && chatwootHealth.ok,
+        version: VERSION,
+        gateway: { ready: gatewayReady },
+        chatwoot: { ...chatwootHealth },
+        mailboxes: await mailboxes!.stats(),
+      };
+    },
+  });
+
+  const server = Deno.serve({
+    port: config.webhookPort,
+    hostname: config.webhookHost,
+    onListen: () => {},
+  }, app.fetch);
+  log.info("http server listening", {
+    host: config.webhookHost,
+    port: server.addr.port,
+    version: VERSION,
+  });
+
+  mailboxes.listen();
+  Deno.cron("cordwoot mailbox sweep", "* * * * *", { signal: crons.signal }, async () => {
+    await mailboxes!.sweep();
+  });
+  Deno.cron("cordwoot chatwoot health", "* * * * *", { signal: crons.signal }, checkChatwoot);
+
+  await Promise.all([checkChatwoot(), mailboxes.sweep()]);
+  const gatewayStarted = startGateway(
+    discord.start,
+    log,
+    (explanation) => fatal.resolve(explanation),
+    crons.signal,
+  );
+
+  let stopped = false;
+  return {
+    port: server.addr.port,
+    kv,
+    mailboxes,
+    fatal: fatal.promise,
+    async stop() {
+      if (stopped) return;
+      stopped = true;
+      crons.abort();
+      await discord.stop();
+      // Discordeno's start() only settles after its spawnShardDelay; stopping need not wait for it.
+      gatewayStarted.catch(() => {});
+      await server.shutdown();
+      await mailboxes!.stop();
+      if (ownsKv) kv.close();
+      log.info("stopped");
+    },
+  };
+}
+
+/**
+ * Connects the gateway in the background. A refused token ends the bridge; an
+ * unreachable Discord is retried with growing delay.
+ */
+async function startGateway(
+  start: () => Promise<void>,
+  log: Logger,
+  onFatal: (explanation: string) => void,
+  signal: AbortSignal,
+): Promise<void> {
+  for (let attempt = 1; !signal.aborted; attempt++) {
+    try {
+      await start();
+      return;
+    } catch (error) {
+      if (signal.aborted) return;
+      const failure = toDiscordError(error, "gateway connection");
+      if (failure.status === 401) {
+        onFatal("Discord rejected the bot token (HTTP 401): check DISCORD_TOKEN");
+        return;
+      }
+      const delay = Math.min(60_000, 1_000 * 2 ** Math.min(attempt, 6));
+      log.warn("discord gateway not reachable; retrying", {
+        error: failure.message,
+        retryInMs: delay,
+      });
+      await new Promise((resolve) => {
+        const id = setTimeout(resolve, delay);
+        signal.addEventListener("abort", () => {
+          clearTimeout(id);
+          resolve(undefined);
+        }, { once: true });
+      });
+    }
+  }
+}
+
+async function openKv(path: string): Promise<Deno.Kv> {
+  if (path !== ":memory:" && !/^https?:\/\//.test(path)) {
+    await Deno.mkdir(dirname(path), { recursive: true });
+  }
+  return await Deno.openKv(path);
+}
+
+// ---------------------------------------------------------------- command line
+
+const HELP = `cordwoot ${VERSION} — Discord ↔ Chatwoot support bridge
+
+Usage: cordwoot [command]
+
+Commands:
+  serve               run the bridge (the default)
+  register-commands   register the bot's slash commands with Discord
+  --version           print the version
+  --help              print this help
+
+Configuration comes from the environment and from ./.env (variables already
+set in the environment win). See README.md for every variable.
+
+Exit codes: 0 stopped cleanly, 1 fatal runtime error (e.g. Discord refused the
+token), 2 invalid configuration.`;
+
+function readEnvironment(): Record<string, string> {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(".env");
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  return mergeDotEnv(Deno.env.toObject(), text);
+}
+
+function loadConfigOrExit(): Config {
+  const result = loadConfig(readEnvironment());
+  if (result.ok) return result.config;
+  console.error(`cordwoot: invalid configuration (${result.problems.length} problem(s)):`);
+  for (const problem of result.problems) console.error(`  - ${problem}`);
+  console.error(`Secret values (${[...SECRET_VARIABLES].join(", ")}) are never printed.`);
+  Deno.exit(2);
+}
+
+async function serve(): Promise<number> {
+  const config = loadConfigOrExit();
+  // Discordeno throws from inside its socket close handler; report it instead of crashing.
+  globalThis.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    console.error(
+      JSON.stringify({
+        level: "error",
+        msg: "unhandled rejection",
+        error: describeError(event.reason),
+      }),
+    );
+  });
+  const bridge = await startBridge(config);
+  const signalled = Promise.withResolvers<string>();
+  const onSignal = (name: string) => () => signalled.resolve(name);
+  Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
+  if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
+  const ended = await Promise.race([
+    signalled.promise.then((name) => ({
+      fatal: false,
+      message: `received ${name}, shutting down`,
+    })),
+    bridge.fatal.then((message) => ({ fatal: true, message })),
+  ]);
+  if (ended.fatal) console.error(`cordwoot: ${ended.message}`);
+  await bridge.stop();
+  return ended.fatal ? 1 : 0;
+}
+
+async function main(args: string[]): Promise<number> {
+  const command = args[0] ?? "serve";
+  switch (command) {
+    case "serve":
+      return await serve();
+    case "register-commands":
+      return await registerCommands(loadConfigOrExit());
+    case "--version":
+    case "version":
+      console.log(`cordwoot ${VERSION}`);
+      return 0;
+    case "--help":
+    case "-h":
+    case "help":
+      console.log(HELP);
+      return 0;
+    default:
+      console.error(`cordwoot: unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,80 @@
+/**
+ * Intake: what arrives from either side is stored in the user's mailbox
+ * before anything else happens, so a crash or an outage after this point
+ * delays delivery but never loses it.
+ */
+import type { InboundDm } from "./inbound.ts";
+import type { OutboundReply } from "./outbound.ts";
+import type { Logger, MailboxPort } from "./ports.ts";
+import { splitMessage } from "./split_message.ts";
+import { type ChatwootMessageEvent, routeMessageEvent } from "./webhook_routing.ts";
+
+export interface IntakeDeps {
+  mailbox: MailboxPort;
+  log: Logger;
+}
+
+/**
+ * Queues a user's DM. The Discord message id orders the mailbox (snowflakes
+ * grow with time) and dedupes a gateway event delivered twice.
+ */
+export async function acceptDm(deps: IntakeDeps, dm: InboundDm): Promise<boolean> {
+  const accepted = await deps.mailbox.append({
+    dir: "in",
+    userId: dm.author.id,
+    items: [{ seq: BigInt(dm.messageId), item: dm }],
+    dedupe: { kind: "dm", id: dm.messageId },
+  });
+  deps.log.info(accepted ? "dm queued" : "duplicate dm ignored", {
+    discordUserId: dm.author.id,
+    discordMessageId: dm.messageId,
+  });
+  return accepted;
+}
+
+/** KV values are limited to 64 KiB; replies longer than this are stored as several items. */
+export const STORED_SEGMENT_CHARS = 12_000;
+
+export type MessageEventOutcome =
+  | { status: "queued"; discordUserId: string }
+  | { status: "duplicate" }
+  | { status: "dropped"; reason: string };
+
+/** Queues an agent's message for the Discord user, once per Chatwoot message id. */
+export async function acceptMessageEvent(
+  deps: IntakeDeps & { scope: { inboxId: number; accountId: number }; nextSeq: () => bigint },
+  event: ChatwootMessageEvent,
+): Promise<MessageEventOutcome> {
+  const routing = routeMessageEvent(event, deps.scope, Date.now());
+  if (routing.action === "drop") return { status: "dropped", reason: routing.reason };
+  const reply = routing.reply;
+  const segments = segmentForStorage(reply);
+  const accepted = await deps.mailbox.append({
+    dir: "out",
+    userId: reply.discordUserId,
+    items: segments.map((item) => ({ seq: deps.nextSeq(), item })),
+    dedupe: { kind: "message_created", id: String(reply.chatwootMessageId) },
+  });
+  return accepted
+    ? { status: "queued", discordUserId: reply.discordUserId }
+    : { status: "duplicate" };
+}
+
+function segmentForStorage(reply: OutboundReply): OutboundReply[] {
+  if (reply.content.length <= STORED_SEGMENT_CHARS) return [reply];
+  return splitMessage(reply.content, STORED_SEGMENT_CHARS)
+    .map((content, segment) => ({ ...reply, segment, content }));
+}
+
+/**
+ * Mailbox order for items that carry no natural order of their own:
+ * microseconds since the epoch, strictly increasing within this process.
+ */
+export function createSequence(now: () => number = Date.now): () => bigint {
+  let last = 0n;
+  return () => {
+    const candidate = BigInt(now()) * 1000n;
+    last = candidate > last ? candidate : last + 1n;
+    return last;
+  };
+}

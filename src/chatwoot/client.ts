@@ -1,0 +1,229 @@
+/**
+ * Typed Chatwoot Account API client for the calls the bridge makes.
+ *
+ * Every response crosses a zod parse that reads only the fields used, so a
+ * Chatwoot upgrade that adds fields changes nothing. `fetch` is injected. The
+ * access token travels only in the `api_access_token` header and never
+ * appears in an error.
+ */
+import { z } from "zod";
+import { ServiceError } from "../bridge/errors.ts";
+import type {
+  ChatwootContact,
+  ChatwootConversation,
+  ChatwootPort,
+  NewContact,
+} from "../bridge/ports.ts";
+
+export class ChatwootError extends ServiceError {
+  readonly service = "chatwoot" as const;
+  constructor(
+    readonly status: number,
+    /** The response body, cut to 500 characters; empty when no response came. */
+    readonly body: string,
+    what: string,
+  ) {
+    super(
+      status === 0
+        ? `Chatwoot ${what} failed: ${body}`
+        : `Chatwoot ${what} failed with HTTP ${status}: ${body.slice(0, 200)}`,
+    );
+    this.name = "ChatwootError";
+  }
+}
+
+export interface ChatwootClientOptions {
+  baseUrl: string;
+  accountId: number;
+  inboxId: number;
+  apiToken: string;
+  fetch?: typeof fetch;
+  /** Per-request limit; a stalled Chatwoot must not hold a mailbox forever. */
+  timeoutMs?: number;
+}
+
+const contactInboxSchema = z.object({
+  source_id: z.string().nullish(),
+  inbox: z.object({ id: z.number() }).nullish(),
+});
+
+const contactSchema = z.object({
+  id: z.number(),
+  identifier: z.string().nullish(),
+  blocked: z.boolean().nullish(),
+  contact_inboxes: z.array(contactInboxSchema).nullish(),
+});
+
+const conversationSchema = z.object({
+  id: z.number(),
+  inbox_id: z.number(),
+  status: z.string(),
+  last_activity_at: z.number().nullish(),
+  timestamp: z.number().nullish(),
+});
+
+const messageSchema = z.object({ id: z.number(), source_id: z.string().nullish() });
+
+const schemas = {
+  createContact: z.object({
+    payload: z.object({
+      contact: z.object({ id: z.number() }),
+      contact_inbox: z.object({ source_id: z.string().nullish() }).nullish(),
+    }),
+  }),
+  search: z.object({ payload: z.array(contactSchema) }),
+  contactInbox: z.object({ source_id: z.string() }),
+  conversations: z.object({ payload: z.array(conversationSchema) }),
+  conversation: z.object({ id: z.number() }),
+  message: z.object({ id: z.number() }),
+  messages: z.object({ payload: z.array(messageSchema) }),
+  inbox: z.object({ id: z.number(), name: z.string(), channel_type: z.string() }),
+};
+
+export function createChatwootClient(options: ChatwootClientOptions): ChatwootPort {
+  const doFetch = options.fetch ?? fetch;
+  const accountBase = `${options.baseUrl}/api/v1/accounts/${options.accountId}`;
+  const timeoutMs = options.timeoutMs ?? 15_000;
+
+  async function call<T>(
+    what: string,
+    method: string,
+    path: string,
+    schema: z.ZodType<T>,
+    body?: unknown,
+  ): Promise<T> {
+    let response: Response;
+    try {
+      response = await doFetch(`${accountBase}${path}`, {
+        method,
+        headers: {
+          "api_access_token": options.apiToken,
+          "accept": "application/json",
+          ...(body === undefined ? {} : { "content-type": "application/json" }),
+        },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (error) {
+      const reason = error instanceof DOMException && error.name === "TimeoutError"
+        ? `no answer within ${timeoutMs} ms`
+        : `cannot reach ${options.baseUrl} (${error instanceof Error ? error.message : error})`;
+      throw new ChatwootError(0, reason, what);
+    }
+    const text = await response.text();
+    if (!response.ok) throw new ChatwootError(response.status, text.slice(0, 500), what);
+    let json: unknown;
+    try {
+      json = text === "" ? {} : JSON.parse(text);
+    } catch {
+      throw new ChatwootError(response.status, `response is not JSON: ${text.slice(0, 100)}`, what);
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      throw new ChatwootError(
+        response.status,
+        `unexpected response shape: ${z.prettifyError(parsed.error).slice(0, 300)}`,
+        what,
+      );
+    }
+    return parsed.data;
+  }
+
+  return {
+    async createContact(contact: NewContact) {
+      const res = await call("create contact", "POST", "/contacts", schemas.createContact, {
+        name: contact.name,
+        identifier: contact.identifier,
+        avatar_url: contact.avatarUrl,
+        custom_attributes: contact.customAttributes,
+        inbox_id: options.inboxId,
+        source_id: contact.sourceId,
+      });
+      return {
+        contactId: res.payload.contact.id,
+        sourceId: res.payload.contact_inbox?.source_id ?? null,
+      };
+    },
+
+    async searchContacts(query: string): Promise<ChatwootContact[]> {
+      const q = new URLSearchParams({ q: query, include_contact_inboxes: "true" });
+      const res = await call("search contacts", "GET", `/contacts/search?${q}`, schemas.search);
+      return res.payload.map((c) => ({
+        id: c.id,
+        identifier: c.identifier ?? null,
+        blocked: c.blocked ?? false,
+        contactInboxes: (c.contact_inboxes ?? []).flatMap((ci) =>
+          ci.inbox && ci.source_id ? [{ inboxId: ci.inbox.id, sourceId: ci.source_id }] : []
+        ),
+      }));
+    },
+
+    async createContactInbox(contactId: number, sourceId: string) {
+      const res = await call(
+        "link contact to inbox",
+        "POST",
+        `/contacts/${contactId}/contact_inboxes`,
+        schemas.contactInbox,
+        { inbox_id: options.inboxId, source_id: sourceId },
+      );
+      return { sourceId: res.source_id };
+    },
+
+    async listContactConversations(contactId: number): Promise<ChatwootConversation[]> {
+      const res = await call(
+        "list contact conversations",
+        "GET",
+        `/contacts/${contactId}/conversations`,
+        schemas.conversations,
+      );
+      return res.payload.map((c) => ({
+        id: c.id,
+        inboxId: c.inbox_id,
+        status: c.status,
+        lastActivityAt: c.last_activity_at ?? c.timestamp ?? 0,
+      }));
+    },
+
+    async createConversation(input) {
+      const res = await call(
+        "create conversation",
+        "POST",
+        "/conversations",
+        schemas.conversation,
+        { inbox_id: options.inboxId, contact_id: input.contactId, source_id: input.sourceId },
+      );
+      return { id: res.id };
+    },
+
+    async createIncomingMessage(conversationId, message) {
+      const res = await call(
+        "post message",
+        "POST",
+        `/conversations/${conversationId}/messages`,
+        schemas.message,
+        {
+          content: message.content,
+          message_type: "incoming",
+          private: false,
+          source_id: message.sourceId,
+        },
+      );
+      return { id: res.id };
+    },
+
+    async listMessages(conversationId) {
+      const res = await call(
+        "list messages",
+        "GET",
+        `/conversations/${conversationId}/messages`,
+        schemas.messages,
+      );
+      return res.payload.map((m) => ({ id: m.id, sourceId: m.source_id ?? null }));
+    },
+
+    async getInbox() {
+      const res = await call("read inbox", "GET", `/inboxes/${options.inboxId}`, schemas.inbox);
+      return { id: res.id, name: res.name, channelType: res.channel_type };
+    },
+  };
+}

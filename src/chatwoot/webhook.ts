@@ -1,0 +1,126 @@
+/**
+ * Chatwoot webhook deliveries: signature check and parsing.
+ *
+ * Signature (Chatwoot 4.12+ account webhooks, 4.13+ API-inbox callbacks):
+ * `X-Chatwoot-Signature: sha256=<hex HMAC-SHA256(secret, "<timestamp>.<raw body>")>`
+ * with `X-Chatwoot-Timestamp: <unix seconds>`. It is computed over the raw
+ * bytes, so the body is verified before it is parsed.
+ */
+import { z } from "zod";
+import type { ChatwootMessageEvent } from "../bridge/webhook_routing.ts";
+
+/** How far a delivery's timestamp may be from our clock, either way. */
+export const SIGNATURE_TOLERANCE_SECONDS = 5 * 60;
+
+export type SignatureCheck = { ok: true } | { ok: false; reason: string };
+
+const encoder = new TextEncoder();
+
+/** Imports the secret once; the returned function checks one delivery. */
+export async function createSignatureVerifier(secret: string) {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    encoder.encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  return async (
+    rawBody: string,
+    headers: { signature: string | null; timestamp: string | null },
+    nowSeconds = Math.floor(Date.now() / 1000),
+  ): Promise<SignatureCheck> => {
+    if (!headers.signature || !headers.timestamp) {
+      return { ok: false, reason: "missing signature headers" };
+    }
+    if (!/^\d{1,12}$/.test(headers.timestamp)) return { ok: false, reason: "malformed timestamp" };
+    const skew = Math.abs(nowSeconds - Number(headers.timestamp));
+    if (skew > SIGNATURE_TOLERANCE_SECONDS) {
+      return { ok: false, reason: `timestamp ${skew}s away from now` };
+    }
+    const match = /^sha256=([0-9a-fA-F]{64})$/.exec(headers.signature.trim());
+    if (!match) return { ok: false, reason: "malformed signature" };
+    const expected = new Uint8Array(
+      await crypto.subtle.sign("HMAC", key, encoder.encode(`${headers.timestamp}.${rawBody}`)),
+    );
+    return constantTimeEqual(expected, hexToBytes(match[1]))
+      ? { ok: true }
+      : { ok: false, reason: "signature mismatch" };
+  };
+}
+
+function hexToBytes(hex: string): Uint8Array {
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}
+
+/** Compares every byte whatever the first difference, so timing reveals nothing. */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+const messageEventSchema = z.object({
+  event: z.literal("message_created"),
+  id: z.number().int(),
+  message_type: z.string(),
+  private: z.boolean().nullish(),
+  content: z.string().nullish(),
+  inbox: z.object({ id: z.number().int() }),
+  account: z.object({ id: z.number().int() }).nullish(),
+  conversation: z.object({
+    id: z.number().int(),
+    contact_inbox: z.object({ source_id: z.string().nullish() }).nullish(),
+    meta: z.object({
+      sender: z.object({ identifier: z.string().nullish() }).nullish(),
+    }).nullish(),
+  }),
+});
+
+const envelopeSchema = z.object({ event: z.string().min(1).max(100) });
+
+export type ParsedWebhook =
+  | { kind: "message_created"; message: ChatwootMessageEvent }
+  | { kind: "other"; event: string }
+  | { kind: "invalid"; reason: string };
+
+/** Parses a verified body. Unknown event types are not an error: Chatwoot adds events over time. */
+export function parseWebhook(rawBody: string): ParsedWebhook {
+  let json: unknown;
+  try {
+    json = JSON.parse(rawBody);
+  } catch {
+    return { kind: "invalid", reason: "body is not JSON" };
+  }
+  const envelope = envelopeSchema.safeParse(json);
+  if (!envelope.success) return { kind: "invalid", reason: "no event name" };
+  if (envelope.data.event !== "message_created") {
+    return { kind: "other", event: envelope.data.event };
+  }
+  const parsed = messageEventSchema.safeParse(json);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    return {
+      kind: "invalid",
+      reason: `message_created: ${first.path.join(".") || "body"}: ${first.message}`,
+    };
+  }
+  const e = parsed.data;
+  return {
+    kind: "message_created",
+    message: {
+      messageId: e.id,
+      messageType: e.message_type,
+      private: e.private ?? false,
+      content: e.content ?? "",
+      inboxId: e.inbox.id,
+      accountId: e.account?.id,
+      conversationId: e.conversation.id,
+      contactIdentifier: e.conversation.meta?.sender?.identifier ?? null,
+      contactSourceId: e.conversation.contact_inbox?.source_id ?? null,
+    },
+  };
+}

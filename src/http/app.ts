@@ -1,0 +1,99 @@
+/**
+ * The HTTP surface: `POST /webhook` (Chatwoot events) and `GET /healthz`.
+ *
+ * The webhook answers as soon as the event is stored in a mailbox; delivery
+ * to Discord happens after the response. Responses never carry stack traces.
+ */
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { MessageEventOutcome } from "../bridge/intake.ts";
+import type { Logger } from "../bridge/ports.ts";
+import type { ChatwootMessageEvent } from "../bridge/webhook_routing.ts";
+import { parseWebhook, type SignatureCheck } from "../chatwoot/webhook.ts";
+
+export const WEBHOOK_BODY_LIMIT_BYTES = 1024 * 1024;
+
+export interface HealthReport {
+  healthy: boolean;
+  [field: string]: unknown;
+}
+
+export interface HttpDeps {
+  log: Logger;
+  /** Absent when WEBHOOK_SECRET is unset: deliveries are then accepted unsigned. */
+  verifySignature?: (
+    rawBody: string,
+    headers: { signature: string | null; timestamp: string | null },
+  ) => Promise<SignatureCheck>;
+  acceptMessageEvent(event: ChatwootMessageEvent): Promise<MessageEventOutcome>;
+  health(): Promise<HealthReport>;
+}
+
+export function createHttpApp(deps: HttpDeps): Hono {
+  const app = new Hono();
+
+  app.post(
+    "/webhook",
+    bodyLimit({
+      maxSize: WEBHOOK_BODY_LIMIT_BYTES,
+      onError: (c) => c.json({ error: "payload too large" }, 413),
+    }),
+    async (c) => {
+      const delivery = c.req.header("x-chatwoot-delivery") ?? null;
+      const log = deps.log.child({ delivery });
+      const raw = await c.req.text();
+      if (deps.verifySignature) {
+        const check = await deps.verifySignature(raw, {
+          signature: c.req.header("x-chatwoot-signature") ?? null,
+          timestamp: c.req.header("x-chatwoot-timestamp") ?? null,
+        });
+        if (!check.ok) {
+          log.warn("webhook refused: bad signature", { reason: check.reason });
+          return c.json({ error: "invalid signature" }, 401);
+        }
+      }
+      const parsed = parseWebhook(raw);
+      if (parsed.kind === "invalid") {
+        log.warn("webhook refused: malformed payload", { reason: parsed.reason });
+        return c.json({ error: "malformed payload", reason: parsed.reason }, 400);
+      }
+      if (parsed.kind === "other") {
+        log.debug("webhook event ignored", { event: parsed.event });
+        return c.json({ ok: true, ignored: parsed.event });
+      }
+      const fields = {
+        event: "message_created",
+        chatwootMessageId: parsed.message.messageId,
+        conversationId: parsed.message.conversationId,
+      };
+      const outcome = await deps.acceptMessageEvent(parsed.message);
+      if (outcome.status === "dropped") {
+        log.debug("webhook message dropped", { ...fields, reason: outcome.reason });
+      } else {
+        log.info(outcome.status === "queued" ? "reply queued" : "duplicate webhook ignored", {
+          ...fields,
+          ...(outcome.status === "queued" ? { discordUserId: outcome.discordUserId } : {}),
+        });
+      }
+      return c.json({ ok: true, outcome: outcome.status });
+    },
+  );
+
+  const health = async () => {
+    const report = await deps.health();
+    return Response.json(report, { status: report.healthy ? 200 : 503 });
+  };
+  app.get("/healthz", health);
+  app.get("/health", health);
+
+  app.all("/webhook", (c) => c.json({ error: "method not allowed" }, 405, { allow: "POST" }));
+  app.notFound((c) => c.json({ error: "not found" }, 404));
+  app.onError((error, c) => {
+    deps.log.error("request failed", {
+      path: c.req.path,
+      error: error instanceof Error ? error.message : String(error),
+    });
+    return c.json({ error: "internal error" }, 500);
+  });
+  return app;
+}

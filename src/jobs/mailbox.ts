@@ -1,0 +1,327 @@
+/**
+ * Durable per-user mailboxes (see ARCHITECTURE.md, "The durable mailbox").
+ *
+ * Contract:
+ * - `append` stores items and their wake-up in one atomic commit, optionally
+ *   guarded by a dedupe key; it returns false for a duplicate.
+ * - A drain holds the mailbox lease, processes items in key order, deletes an
+ *   item only after its handler succeeded, and stops at the first retryable
+ *   failure, scheduling its own retry with growing delay and no attempt limit.
+ *   A failure that retrying cannot fix moves the item to the dead letters.
+ * - Every write a drain makes is fenced by the lease's versionstamp: a drain
+ *   that lost its lease (expired while it was stalled) cannot delete or
+ *   update anything.
+ */
+import { describeError, isRetryable } from "../bridge/errors.ts";
+import type { Logger, MailboxAppend, MailboxPort } from "../bridge/ports.ts";
+import { type Direction, keys } from "../store/keys.ts";
+import { retryDelayMs } from "./backoff.ts";
+import type { WakeTarget, Wakeups } from "./wakeups.ts";
+
+export interface MailboxEntry<T = unknown> {
+  item: T;
+  progress: Record<string, unknown>;
+  appendedAt: number;
+}
+
+export interface Lease {
+  owner: string;
+  expiresAt: number;
+}
+
+export interface RetryState {
+  attempts: number;
+  nextAt: number;
+  lastError: string;
+  since: number;
+}
+
+export interface DeadItem {
+  item: unknown;
+  reason: string;
+  failedAt: number;
+}
+
+/** Processes one item. Throw to fail it; `checkpoint` saves progress before the next side effect. */
+export type ItemHandler = (
+  userId: string,
+  entry: MailboxEntry,
+  checkpoint: (progress: Record<string, unknown>) => Promise<void>,
+) => Promise<void>;
+
+export interface MailboxOptions {
+  kv: Deno.Kv;
+  wakeups: Wakeups;
+  handlers: Record<Direction, ItemHandler>;
+  log: Logger;
+  /** Distinguishes this process's leases from other instances'. */
+  instanceId?: string;
+  leaseMs?: number;
+  now?: () => number;
+}
+
+const SEEN_TTL_MS = 7 * 24 * 3600_000;
+const DEFAULT_LEASE_MS = 60_000;
+
+class LostLease extends Error {
+  constructor() {
+    super("mailbox lease lost to another instance");
+  }
+}
+
+export class Mailboxes implements MailboxPort {
+  readonly #kv: Deno.Kv;
+  readonly #wakeups: Wakeups;
+  readonly #handlers: Record<Direction, ItemHandler>;
+  readonly #log: Logger;
+  readonly #instanceId: string;
+  readonly #leaseMs: number;
+  readonly #now: () => number;
+  readonly #running = new Map<string, Promise<void>>();
+  readonly #rerun = new Set<string>();
+  #stopping = false;
+
+  constructor(options: MailboxOptions) {
+    this.#kv = options.kv;
+    this.#wakeups = options.wakeups;
+    this.#handlers = options.handlers;
+    this.#log = options.log;
+    this.#instanceId = options.instanceId ?? crypto.randomUUID();
+    this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Starts taking wake-ups from the queue (or timers). */
+  listen(): void {
+    this.#wakeups.listen((target) => this.wake(target));
+  }
+
+  /** Appends items; returns false when the dedupe key was already seen. Wakes the mailbox. */
+  async append(request: MailboxAppend): Promise<boolean> {
+    const { dir, userId } = request;
+    const now = this.#now();
+    const op = this.#kv.atomic();
+    if (request.dedupe) {
+      const seenKey = keys.seen(request.dedupe.kind, request.dedupe.id);
+      op.check({ key: seenKey, versionstamp: null }).set(seenKey, now, { expireIn: SEEN_TTL_MS });
+    }
+    for (const { seq, item } of request.items) {
+      const entry: MailboxEntry = { item, progress: {}, appendedAt: now };
+      op.set(keys.mailboxItem(dir, userId, seq), entry);
+    }
+    op.set(keys.pending(dir, userId), { touchedAt: now });
+    this.#wakeups.attach(op, { dir, userId });
+    const result = await op.commit();
+    if (!result.ok) return false;
+    this.wake({ dir, userId });
+    return true;
+  }
+
+  /** Drains the mailbox in this process unless a drain here is already running (it will re-check). */
+  wake(target: WakeTarget): void {
+    if (this.#stopping) return;
+    const id = `${target.dir}:${target.userId}`;
+    if (this.#running.has(id)) {
+      this.#rerun.add(id);
+      return;
+    }
+    const run = (async () => {
+      try {
+        do {
+          this.#rerun.delete(id);
+          await this.#drain(target);
+        } while (this.#rerun.has(id) && !this.#stopping);
+      } catch (error) {
+        this.#log.error("mailbox drain crashed", { ...target, error: describeError(error) });
+      } finally {
+        this.#running.delete(id);
+        this.#rerun.delete(id);
+      }
+    })();
+    this.#running.set(id, run);
+  }
+
+  /** Wakes every mailbox that holds items and is due (no retry scheduled for later). */
+  async sweep(): Promise<number> {
+    let woken = 0;
+    const now = this.#now();
+    for await (const entry of this.#kv.list<unknown>({ prefix: keys.allPending() })) {
+      const [, dir, userId] = entry.key as [string, Direction, string];
+      const retry = (await this.#kv.get<RetryState>(keys.retry(dir, userId))).value;
+      if (retry && retry.nextAt > now) continue;
+      if (this.#running.has(`${dir}:${userId}`)) continue;
+      this.wake({ dir, userId });
+      woken++;
+    }
+    return woken;
+  }
+
+  /** Stops taking work and waits (bounded) for drains in flight to finish their current item. */
+  async stop(timeoutMs = 10_000): Promise<void> {
+    this.#stopping = true;
+    this.#wakeups.close();
+    const all = Promise.allSettled([...this.#running.values()]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([all, new Promise((r) => timer = setTimeout(r, timeoutMs))]);
+    clearTimeout(timer);
+  }
+
+  /** Resolves when no drain is running in this process (for tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
+  }
+
+  async #drain(target: WakeTarget): Promise<void> {
+    const { dir, userId } = target;
+    const leaseKey = keys.lease(dir, userId);
+    let lease = await this.#acquireLease(target);
+    if (!lease) return;
+    try {
+      while (!this.#stopping) {
+        const entries: Deno.KvEntry<MailboxEntry>[] = [];
+        for await (
+          const e of this.#kv.list<MailboxEntry>({ prefix: keys.mailbox(dir, userId) }, {
+            limit: 100,
+          })
+        ) entries.push(e);
+        if (entries.length === 0) {
+          if (await this.#clearPending(target, lease)) return;
+          continue;
+        }
+        for (const entry of entries) {
+          if (this.#stopping) return;
+          lease = await this.#renewLeaseIfDue(lease);
+          const outcome = await this.#process(target, entry, () => lease!);
+          if (outcome === "retry-later") return;
+        }
+      }
+    } catch (error) {
+      if (error instanceof LostLease) {
+        this.#log.warn("mailbox lease lost; another instance continues", { dir, userId });
+        lease = null;
+        return;
+      }
+      throw error;
+    } finally {
+      if (lease) await this.#kv.atomic().check(lease).delete(leaseKey).commit();
+    }
+  }
+
+  /** Runs one item; returns whether the drain may continue with the next one. */
+  async #process(
+    target: WakeTarget,
+    entry: Deno.KvEntry<MailboxEntry>,
+    lease: () => Deno.KvEntryMaybe<Lease>,
+  ): Promise<"next" | "retry-later"> {
+    const { dir, userId } = target;
+    const seq = entry.key[3] as bigint;
+    const checkpoint = async (progress: Record<string, unknown>) => {
+      const res = await this.#kv.atomic().check(lease())
+        .set(entry.key, { ...entry.value, progress }).commit();
+      if (!res.ok) throw new LostLease();
+    };
+    try {
+      await this.#handlers[dir](userId, entry.value, checkpoint);
+    } catch (error) {
+      if (error instanceof LostLease) throw error;
+      if (isRetryable(error)) {
+        await this.#scheduleRetry(target, error, lease());
+        return "retry-later";
+      }
+      const reason = describeError(error);
+      this.#log.error("item failed for good; kept as dead letter", { dir, userId, reason });
+      const dead: DeadItem = { item: entry.value.item, reason, failedAt: this.#now() };
+      const res = await this.#kv.atomic().check(lease())
+        .delete(entry.key).set(keys.deadItem(dir, userId, seq), dead)
+        .delete(keys.retry(dir, userId)).commit();
+      if (!res.ok) throw new LostLease();
+      return "next";
+    }
+    const res = await this.#kv.atomic().check(lease())
+      .delete(entry.key).delete(keys.retry(dir, userId)).commit();
+    if (!res.ok) throw new LostLease();
+    return "next";
+  }
+
+  async #scheduleRetry(target: WakeTarget, error: unknown, lease: Deno.KvEntryMaybe<Lease>) {
+    const { dir, userId } = target;
+    const previous = (await this.#kv.get<RetryState>(keys.retry(dir, userId))).value;
+    const attempts = (previous?.attempts ?? 0) + 1;
+    const delay = retryDelayMs(attempts);
+    const now = this.#now();
+    const state: RetryState = {
+      attempts,
+      nextAt: now + delay,
+      lastError: describeError(error),
+      since: previous?.since ?? now,
+    };
+    const res = await this.#kv.atomic().check(lease).set(keys.retry(dir, userId), state).commit();
+    if (!res.ok) throw new LostLease();
+    await this.#wakeups.later(target, delay);
+    this.#log.warn("delivery failed; will retry", {
+      dir,
+      userId,
+      attempts,
+      retryInMs: delay,
+      error: state.lastError,
+    });
+  }
+
+  /** Deletes the pending marker unless an append touched it since; true when the mailbox is done. */
+  async #clearPending(target: WakeTarget, lease: Deno.KvEntryMaybe<Lease>): Promise<boolean> {
+    const pendingKey = keys.pending(target.dir, target.userId);
+    const pending = await this.#kv.get(pendingKey);
+    const res = await this.#kv.atomic().check(lease).check(pending).delete(pendingKey).commit();
+    if (res.ok) return true;
+    const current = await this.#kv.get<Lease>(keys.lease(target.dir, target.userId));
+    if (current.versionstamp !== lease.versionstamp) throw new LostLease();
+    return false; // a new item arrived meanwhile: list again
+  }
+
+  async #acquireLease(target: WakeTarget): Promise<Deno.KvEntryMaybe<Lease> | null> {
+    const key = keys.lease(target.dir, target.userId);
+    const current = await this.#kv.get<Lease>(key);
+    const now = this.#now();
+    if (current.value && current.value.expiresAt > now) {
+      // Another instance is draining. Look again when its lease runs out, in case it died.
+      await this.#wakeups.later(target, current.value.expiresAt - now + 100);
+      return null;
+    }
+    const lease: Lease = { owner: this.#instanceId, expiresAt: now + this.#leaseMs };
+    const res = await this.#kv.atomic().check(current).set(key, lease).commit();
+    if (!res.ok) return null;
+    return { key, value: lease, versionstamp: res.versionstamp };
+  }
+
+  async #renewLeaseIfDue(lease: Deno.KvEntryMaybe<Lease>): Promise<Deno.KvEntryMaybe<Lease>> {
+    const now = this.#now();
+    if (lease.value && lease.value.expiresAt - now > this.#leaseMs / 2) return lease;
+    const renewed: Lease = { owner: this.#instanceId, expiresAt: now + this.#leaseMs };
+    const res = await this.#kv.atomic().check(lease).set(lease.key, renewed).commit();
+    if (!res.ok) throw new LostLease();
+    return { key: lease.key, value: renewed, versionstamp: res.versionstamp };
+  }
+
+  /** Counts for /healthz: items waiting, the oldest one's age, mailboxes in retry, dead letters. */
+  async stats(): Promise<MailboxStats> {
+    const now = this.#now();
+    let depth = 0;
+    let oldest = now;
+    for await (const e of this.#kv.list<MailboxEntry>({ prefix: keys.allMailboxes() })) {
+      depth++;
+      oldest = Math.min(oldest, e.value.appendedAt);
+    }
+    let retrying = 0;
+    for await (const _ of this.#kv.list({ prefix: keys.allRetries() })) retrying++;
+    let dead = 0;
+    for await (const _ of this.#kv.list({ prefix: keys.allDead() })) dead++;
+    return { depth, oldestAgeMs: depth ? now - oldest : 0, retrying, dead };
+  }
+}
+
+export interface MailboxStats {
+  depth: number;
+  oldestAgeMs: number;
+  retrying: number;
+  dead: number;
+}

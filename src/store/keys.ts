@@ -1,0 +1,30 @@
+/**
+ * The whole Deno KV key space of cordwoot. No other file writes a key literal.
+ *
+ * ticket/<discordUserId>                      → TicketRecord
+ * dm_channel/<discordUserId>                  → DM channel id
+ * mailbox/<dir>/<discordUserId>/<seq>         → MailboxEntry (key order = delivery order)
+ * pending/<dir>/<discordUserId>               → marks a mailbox that may hold items (sweep index)
+ * lease/<dir>/<discordUserId>                 → Lease of the instance draining that mailbox
+ * retry/<dir>/<discordUserId>                 → RetryState after a failed attempt
+ * dead/<dir>/<discordUserId>/<seq>            → DeadItem: failed for good, kept for operators
+ * seen/<kind>/<id>                            → dedupe marker (expires after a week)
+ */
+export type Direction = "in" | "out";
+
+export const keys = {
+  ticket: (userId: string) => ["ticket", userId] as const,
+  dmChannel: (userId: string) => ["dm_channel", userId] as const,
+  mailboxItem: (dir: Direction, userId: string, seq: bigint) =>
+    ["mailbox", dir, userId, seq] as const,
+  mailbox: (dir: Direction, userId: string) => ["mailbox", dir, userId] as const,
+  allMailboxes: () => ["mailbox"] as const,
+  pending: (dir: Direction, userId: string) => ["pending", dir, userId] as const,
+  allPending: () => ["pending"] as const,
+  lease: (dir: Direction, userId: string) => ["lease", dir, userId] as const,
+  retry: (dir: Direction, userId: string) => ["retry", dir, userId] as const,
+  allRetries: () => ["retry"] as const,
+  deadItem: (dir: Direction, userId: string, seq: bigint) => ["dead", dir, userId, seq] as const,
+  allDead: () => ["dead"] as const,
+  seen: (kind: string, id: string) => ["seen", kind, id] as const,
+};

@@ -1,0 +1,661 @@
+/**
+ * A stateful fake Chatwoot (Account API of an API-channel inbox) on
+ * 127.0.0.1, answering with the response shapes in reference/chatwoot.md,
+ * quirks included: contact search matches identifiers as substrings, contact
+ * create wraps `{payload:{contact, contact_inbox}}`, a taken identifier is a
+ * 422, an incoming message reopens a resolved conversation, REST messages
+ * carry `message_type` as an integer.
+ *
+ * It can also play Chatwoot's webhook sender: `agentReply` stores an
+ * outgoing message and `deliver` POSTs it, shaped like
+ * `../shared/chatwoot/webhooks/message_created.json` and signed like 4.12+.
+ */
+import { checkRequestBody } from "./swagger_check.ts";
+
+export interface RecordedCall {
+  method: string;
+  path: string;
+  /** The spec path template the request matched, e.g. `/api/v1/accounts/{account_id}/contacts`. */
+  route: string;
+  body: unknown;
+  at: number;
+}
+
+export interface FakeContact {
+  id: number;
+  name: string;
+  identifier: string | null;
+  email: string | null;
+  phone_number: string | null;
+  avatar_url: string | null;
+  blocked: boolean;
+  custom_attributes: Record<string, unknown>;
+  additional_attributes: Record<string, unknown>;
+  created_at: number;
+  last_activity_at: number;
+}
+
+export interface FakeContactInbox {
+  id: number;
+  contact_id: number;
+  inbox_id: number;
+  source_id: string;
+  created_at: string;
+}
+
+export interface FakeConversation {
+  id: number;
+  uuid: string;
+  inbox_id: number;
+  contact_id: number;
+  contact_inbox_id: number;
+  status: "open" | "resolved" | "pending" | "snoozed";
+  created_at: number;
+  last_activity_at: number;
+}
+
+export interface FakeMessage {
+  id: number;
+  conversation_id: number;
+  content: string;
+  /** 0 incoming, 1 outgoing, 2 activity, 3 template */
+  message_type: number;
+  private: boolean;
+  source_id: string | null;
+  content_type: string;
+  content_attributes: Record<string, unknown>;
+  sender_type: "Contact" | "User" | null;
+  sender_id: number | null;
+  status: string;
+  created_at: number;
+}
+
+export interface FakeChatwootOptions {
+  accountId?: number;
+  inboxId?: number;
+  token?: string;
+  webhookSecret?: string;
+}
+
+const MESSAGE_TYPES = ["incoming", "outgoing", "activity", "template"];
+const AGENT = { id: 3, name: "Bob Agent", email: "bob@acme.test" };
+
+export class FakeChatwoot {
+  readonly accountId: number;
+  readonly inboxId: number;
+  readonly token: string;
+  webhookSecret: string | undefined;
+  readonly calls: RecordedCall[] = [];
+  /** Request bodies that do not match the swagger spec. */
+  readonly specViolations: string[] = [];
+  readonly contacts: FakeContact[] = [];
+  readonly contactInboxes: FakeContactInbox[] = [];
+  readonly conversations: FakeConversation[] = [];
+  readonly messages: FakeMessage[] = [];
+  inbox: Record<string, unknown>;
+  /** Where `deliver` sends webhooks. */
+  webhookUrl = "";
+  #server!: Deno.HttpServer<Deno.NetAddr>;
+  #ids = { contact: 40, contactInbox: 50, conversation: 120, message: 5000 };
+
+  private constructor(options: FakeChatwootOptions) {
+    this.accountId = options.accountId ?? 1;
+    this.inboxId = options.inboxId ?? 7;
+    this.token = options.token ?? "cw-fake-access-token";
+    this.webhookSecret = options.webhookSecret;
+    this.inbox = {
+      id: this.inboxId,
+      name: "Discord DMs",
+      channel_type: "Channel::Api",
+      channel_id: 3,
+      avatar_url: "",
+      greeting_enabled: false,
+      greeting_message: null,
+      working_hours_enabled: false,
+      csat_survey_enabled: false,
+      out_of_office_message: null,
+      timezone: "UTC",
+      lock_to_single_conversation: false,
+      webhook_url: null,
+      inbox_identifier: "fakeInboxIdentifier123",
+    };
+  }
+
+  static start(options: FakeChatwootOptions = {}): FakeChatwoot {
+    const fake = new FakeChatwoot(options);
+    fake.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (req) => fake.#handle(req),
+    );
+    return fake;
+  }
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.#server.addr.port}`;
+  }
+
+  /** Calls made to the account API, optionally of one route (`METHOD /spec/path`). */
+  callsTo(route?: string): RecordedCall[] {
+    return route ? this.calls.filter((c) => `${c.method} ${c.route}` === route) : this.calls;
+  }
+
+  messagesIn(conversationId: number): FakeMessage[] {
+    return this.messages.filter((m) => m.conversation_id === conversationId);
+  }
+
+  async waitFor<T>(probe: () => T | undefined | false, what: string, timeoutMs = 5000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const value = probe();
+      if (value) return value;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`fake chatwoot: timed out waiting for ${what}`);
+  }
+
+  async close(): Promise<void> {
+    await this.#server.shutdown();
+  }
+
+  // ------------------------------------------------------------ webhooks
+
+  /** An agent writes in a conversation; returns the `message_created` payload Chatwoot would send. */
+  agentReply(
+    conversationId: number,
+    content: string,
+    options: { private?: boolean; messageType?: "outgoing" | "template" } = {},
+  ): Record<string, unknown> {
+    const conversation = this.conversations.find((c) => c.id === conversationId);
+    if (!conversation) throw new Error(`no conversation ${conversationId}`);
+    const type = options.messageType ?? "outgoing";
+    const message = this.#addMessage(conversation, {
+      content,
+      message_type: MESSAGE_TYPES.indexOf(type),
+      private: options.private ?? false,
+      source_id: null,
+      sender_type: type === "template" ? null : "User",
+      sender_id: type === "template" ? null : AGENT.id,
+    });
+    return this.messageCreatedPayload(message);
+  }
+
+  /** The `message_created` webhook body for a stored message, keyed like Chatwoot 4.15's. */
+  messageCreatedPayload(message: FakeMessage): Record<string, unknown> {
+    const conversation = this.conversations.find((c) => c.id === message.conversation_id)!;
+    const type = MESSAGE_TYPES[message.message_type];
+    const contact = this.contacts.find((c) => c.id === conversation.contact_id)!;
+    return {
+      account: { id: this.accountId, name: "Acme Support" },
+      additional_attributes: {},
+      content_attributes: message.content_attributes,
+      content_type: message.content_type,
+      content: message.content,
+      conversation: this.#conversationWebhookData(conversation),
+      created_at: new Date(message.created_at * 1000).toISOString(),
+      id: message.id,
+      inbox: { id: conversation.inbox_id, name: String(this.inbox.name) },
+      message_type: type,
+      private: message.private,
+      sender: message.sender_type === "User"
+        ? { ...AGENT, type: "user" }
+        : message.sender_type === "Contact"
+        ? this.#contactWebhookData(contact)
+        : null,
+      source_id: message.source_id,
+      event: "message_created",
+    };
+  }
+
+  /**
+   * POSTs a webhook to the bridge the way Chatwoot does: compact JSON,
+   * `X-Chatwoot-Delivery`, and when a secret is set the timestamp and
+   * `sha256=` HMAC over `"<timestamp>.<body>"`.
+   */
+  async deliver(
+    payload: unknown,
+    options: { secret?: string; timestamp?: number; signature?: string; body?: string } = {},
+  ): Promise<Response> {
+    const body = options.body ?? JSON.stringify(payload);
+    const headers: Record<string, string> = {
+      "content-type": "application/json",
+      "accept": "application/json",
+      "x-chatwoot-delivery": crypto.randomUUID(),
+    };
+    const secret = options.secret ?? this.webhookSecret;
+    if (secret !== undefined || options.signature !== undefined) {
+      const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
+      headers["x-chatwoot-timestamp"] = timestamp;
+      headers["x-chatwoot-signature"] = options.signature ??
+        `sha256=${await hmacHex(secret!, `${timestamp}.${body}`)}`;
+    }
+    const response = await fetch(this.webhookUrl, { method: "POST", headers, body });
+    await response.body?.cancel();
+    return response;
+  }
+
+  // ------------------------------------------------------------ HTTP
+
+  async #handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const text = await req.text();
+    let body: unknown = undefined;
+    if (text) {
+      try {
+        body = JSON.parse(text);
+      } catch {
+        return json({ error: "Invalid JSON" }, 400);
+      }
+    }
+    const prefix = `/api/v1/accounts/${this.accountId}`;
+    if (!url.pathname.startsWith("/api/v1/accounts/")) return notFound();
+    const token = req.headers.get("api_access_token");
+    if (!token) return json({ errors: ["You need to sign in or sign up before continuing."] }, 401);
+    if (token !== this.token) return json({ error: "Invalid Access Token" }, 401);
+    if (!url.pathname.startsWith(`${prefix}/`)) {
+      return json({ error: "You are not authorized to access this account" }, 401);
+    }
+    const path = url.pathname.slice(prefix.length);
+    const match = this.#match(req.method, path);
+    const route = match ? `/api/v1/accounts/{account_id}${match.template}` : path;
+    this.calls.push({ method: req.method, path: url.pathname, route, body, at: Date.now() });
+    if (!match) return notFound();
+    if (body !== undefined) {
+      for (const problem of checkRequestBody(req.method, route, body)) {
+        this.specViolations.push(`${req.method} ${route}: ${problem}`);
+      }
+    }
+    return match.handler(match.params, (body ?? {}) as Record<string, unknown>, url.searchParams);
+  }
+
+  #match(method: string, path: string) {
+    type Handler = (
+      params: string[],
+      body: Record<string, unknown>,
+      query: URLSearchParams,
+    ) => Response;
+    const routes: [string, RegExp, string, Handler][] = [
+      ["GET", /^\/contacts\/search$/, "/contacts/search", (_p, _b, q) => this.#search(q)],
+      ["POST", /^\/contacts$/, "/contacts", (_p, b) => this.#createContact(b)],
+      [
+        "POST",
+        /^\/contacts\/(\d+)\/contact_inboxes$/,
+        "/contacts/{id}/contact_inboxes",
+        (p, b) => this.#createContactInbox(Number(p[0]), b),
+      ],
+      [
+        "GET",
+        /^\/contacts\/(\d+)\/conversations$/,
+        "/contacts/{id}/conversations",
+        (p) => this.#contactConversations(Number(p[0])),
+      ],
+      ["POST", /^\/conversations$/, "/conversations", (_p, b) => this.#createConversation(b)],
+      [
+        "POST",
+        /^\/conversations\/(\d+)\/messages$/,
+        "/conversations/{conversation_id}/messages",
+        (p, b) => this.#createMessage(Number(p[0]), b),
+      ],
+      [
+        "GET",
+        /^\/conversations\/(\d+)\/messages$/,
+        "/conversations/{conversation_id}/messages",
+        (p) => this.#listMessages(Number(p[0])),
+      ],
+      ["GET", /^\/inboxes\/(\d+)$/, "/inboxes/{id}", (p) => this.#getInbox(Number(p[0]))],
+    ];
+    for (const [m, pattern, template, handler] of routes) {
+      const found = m === method ? pattern.exec(path) : null;
+      if (found) return { template, params: found.slice(1), handler };
+    }
+    return undefined;
+  }
+
+  #search(q: URLSearchParams): Response {
+    const query = q.get("q") ?? "";
+    if (query.trim() === "") {
+      return json({ meta: { count: null, current_page: 1, has_more: null }, payload: [] });
+    }
+    const lower = query.toLowerCase();
+    // Chatwoot: name/email/phone ILIKE %q%, identifier LIKE %q% (case-sensitive substring).
+    const found = this.contacts.filter((c) =>
+      c.name.toLowerCase().includes(lower) ||
+      (c.email ?? "").toLowerCase().includes(lower) ||
+      (c.phone_number ?? "").includes(query) ||
+      (c.identifier ?? "").includes(query)
+    );
+    const page = found.slice(0, 15);
+    return json({
+      meta: { count: page.length, current_page: q.get("page") ?? 1, has_more: found.length > 15 },
+      payload: page.map((c) => this.#contactJson(c)),
+    });
+  }
+
+  #createContact(b: Record<string, unknown>): Response {
+    const identifier = typeof b.identifier === "string" ? b.identifier : null;
+    if (identifier && this.contacts.some((c) => c.identifier === identifier)) {
+      return json(
+        { message: "Identifier has already been taken", attributes: ["identifier"] },
+        422,
+      );
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const contact: FakeContact = {
+      id: ++this.#ids.contact,
+      name: typeof b.name === "string" ? b.name : "",
+      identifier,
+      email: typeof b.email === "string" ? b.email : null,
+      phone_number: typeof b.phone_number === "string" ? b.phone_number : null,
+      avatar_url: typeof b.avatar_url === "string" ? b.avatar_url : null,
+      blocked: b.blocked === true,
+      custom_attributes: (b.custom_attributes as Record<string, unknown>) ?? {},
+      additional_attributes: (b.additional_attributes as Record<string, unknown>) ?? {},
+      created_at: now,
+      last_activity_at: now,
+    };
+    this.contacts.push(contact);
+    let contactInbox: { inbox: unknown; source_id: string | null } = {
+      inbox: null,
+      source_id: null,
+    };
+    if (b.inbox_id !== undefined) {
+      if (Number(b.inbox_id) !== this.inboxId) return notFound();
+      // An API inbox without a source id gets a random one.
+      const ci = this.#addContactInbox(
+        contact.id,
+        typeof b.source_id === "string" ? b.source_id : crypto.randomUUID(),
+      );
+      contactInbox = { inbox: { ...this.inbox }, source_id: ci.source_id };
+    }
+    return json({ payload: { contact: this.#contactJson(contact), contact_inbox: contactInbox } });
+  }
+
+  #createContactInbox(contactId: number, b: Record<string, unknown>): Response {
+    if (!this.contacts.some((c) => c.id === contactId)) return notFound();
+    if (Number(b.inbox_id) !== this.inboxId) return notFound();
+    const sourceId = typeof b.source_id === "string" ? b.source_id : crypto.randomUUID();
+    const taken = this.contactInboxes.find((ci) =>
+      ci.source_id === sourceId && ci.inbox_id === this.inboxId
+    );
+    if (taken && taken.contact_id !== contactId) {
+      return json({ status: 500, error: "Internal Server Error" }, 500);
+    }
+    const ci = taken ?? this.#addContactInbox(contactId, sourceId);
+    return json({ source_id: ci.source_id, inbox: this.#inboxBrief() });
+  }
+
+  #contactConversations(contactId: number): Response {
+    if (!this.contacts.some((c) => c.id === contactId)) return notFound();
+    const list = this.conversations.filter((c) => c.contact_id === contactId)
+      .sort((a, b) => b.last_activity_at - a.last_activity_at).slice(0, 20);
+    return json({ payload: list.map((c) => this.#conversationJson(c)) });
+  }
+
+  #createConversation(b: Record<string, unknown>): Response {
+    const inboxId = Number(b.inbox_id);
+    const contactId = Number(b.contact_id);
+    if (inboxId !== this.inboxId) return notFound();
+    if (!this.contacts.some((c) => c.id === contactId)) return notFound();
+    // Without a source id Chatwoot makes a new random contact inbox every time.
+    const sourceId = typeof b.source_id === "string" ? b.source_id : crypto.randomUUID();
+    const ci =
+      this.contactInboxes.find((x) => x.contact_id === contactId && x.source_id === sourceId) ??
+        this.#addContactInbox(contactId, sourceId);
+    if (this.inbox.lock_to_single_conversation) {
+      const last = this.conversations.filter((c) => c.contact_inbox_id === ci.id).at(-1);
+      if (last) return json(this.#conversationJson(last));
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const conversation: FakeConversation = {
+      id: ++this.#ids.conversation,
+      uuid: crypto.randomUUID(),
+      inbox_id: inboxId,
+      contact_id: contactId,
+      contact_inbox_id: ci.id,
+      status: "open",
+      created_at: now,
+      last_activity_at: now,
+    };
+    this.conversations.push(conversation);
+    return json(this.#conversationJson(conversation));
+  }
+
+  #createMessage(conversationId: number, b: Record<string, unknown>): Response {
+    const conversation = this.conversations.find((c) => c.id === conversationId);
+    if (!conversation) return json({ error: "Resource could not be found" }, 404);
+    const type = typeof b.message_type === "string" ? b.message_type : "outgoing";
+    if (!["incoming", "outgoing"].includes(type)) {
+      return json({ status: 500, error: "Internal Server Error" }, 500);
+    }
+    const content = typeof b.content === "string" ? b.content : "";
+    if (content.length > 150_000) {
+      return json({ error: "Validation failed: Content is too long" }, 422);
+    }
+    const incoming = type === "incoming";
+    const message = this.#addMessage(conversation, {
+      content,
+      message_type: incoming ? 0 : 1,
+      private: b.private === true,
+      source_id: typeof b.source_id === "string" ? b.source_id : null,
+      sender_type: incoming ? "Contact" : "User",
+      sender_id: incoming ? conversation.contact_id : AGENT.id,
+    });
+    // An incoming message reopens a resolved or snoozed API conversation.
+    if (incoming && ["resolved", "snoozed"].includes(conversation.status)) {
+      conversation.status = "open";
+    }
+    return json(this.#messageJson(message));
+  }
+
+  #listMessages(conversationId: number): Response {
+    const conversation = this.conversations.find((c) => c.id === conversationId);
+    if (!conversation) return json({ error: "Resource could not be found" }, 404);
+    const list = this.messagesIn(conversationId).slice(-20);
+    return json({ meta: {}, payload: list.map((m) => this.#messageJson(m)) });
+  }
+
+  #getInbox(id: number): Response {
+    if (id !== this.inboxId) return json({ error: "Resource could not be found" }, 404);
+    return json({ ...this.inbox });
+  }
+
+  // ------------------------------------------------------------ state helpers
+
+  #addContactInbox(contactId: number, sourceId: string): FakeContactInbox {
+    const ci: FakeContactInbox = {
+      id: ++this.#ids.contactInbox,
+      contact_id: contactId,
+      inbox_id: this.inboxId,
+      source_id: sourceId,
+      created_at: new Date().toISOString(),
+    };
+    this.contactInboxes.push(ci);
+    return ci;
+  }
+
+  #addMessage(
+    conversation: FakeConversation,
+    fields: Pick<
+      FakeMessage,
+      "content" | "message_type" | "private" | "source_id" | "sender_type" | "sender_id"
+    >,
+  ): FakeMessage {
+    const now = Math.floor(Date.now() / 1000);
+    const message: FakeMessage = {
+      id: ++this.#ids.message,
+      conversation_id: conversation.id,
+      content_type: "text",
+      content_attributes: {},
+      status: "sent",
+      created_at: now,
+      ...fields,
+    };
+    this.messages.push(message);
+    conversation.last_activity_at = now;
+    return message;
+  }
+
+  #inboxBrief() {
+    return {
+      id: this.inboxId,
+      avatar_url: "",
+      channel_id: this.inbox.channel_id,
+      name: this.inbox.name,
+      channel_type: this.inbox.channel_type,
+      provider: null,
+    };
+  }
+
+  #contactJson(c: FakeContact) {
+    return {
+      additional_attributes: c.additional_attributes,
+      availability_status: "offline",
+      email: c.email,
+      id: c.id,
+      name: c.name,
+      phone_number: c.phone_number,
+      blocked: c.blocked,
+      identifier: c.identifier,
+      thumbnail: "",
+      custom_attributes: c.custom_attributes,
+      last_activity_at: c.last_activity_at,
+      created_at: c.created_at,
+      contact_inboxes: this.contactInboxes.filter((ci) => ci.contact_id === c.id).map((ci) => ({
+        source_id: ci.source_id,
+        inbox: this.#inboxBrief(),
+      })),
+    };
+  }
+
+  #contactWebhookData(c: FakeContact) {
+    return {
+      account: { id: this.accountId, name: "Acme Support" },
+      additional_attributes: c.additional_attributes,
+      avatar: "",
+      custom_attributes: c.custom_attributes,
+      email: c.email,
+      id: c.id,
+      identifier: c.identifier,
+      name: c.name,
+      phone_number: c.phone_number,
+      thumbnail: "",
+      blocked: c.blocked,
+    };
+  }
+
+  #messageJson(m: FakeMessage) {
+    return {
+      id: m.id,
+      content: m.content,
+      inbox_id: this.inboxId,
+      conversation_id: m.conversation_id,
+      message_type: m.message_type,
+      content_type: m.content_type,
+      status: m.status,
+      content_attributes: m.content_attributes,
+      created_at: m.created_at,
+      private: m.private,
+      source_id: m.source_id,
+    };
+  }
+
+  #conversationJson(c: FakeConversation) {
+    const contact = this.contacts.find((x) => x.id === c.contact_id)!;
+    const last = this.messagesIn(c.id).filter((m) => m.message_type !== 2 && !m.private).at(-1);
+    return {
+      meta: {
+        sender: { ...this.#contactJson(contact), type: "contact" },
+        channel: "Channel::Api",
+        hmac_verified: false,
+      },
+      id: c.id,
+      messages: last ? [this.#messageJson(last)] : [],
+      account_id: this.accountId,
+      uuid: c.uuid,
+      additional_attributes: {},
+      agent_last_seen_at: 0,
+      assignee_last_seen_at: 0,
+      can_reply: true,
+      contact_last_seen_at: 0,
+      custom_attributes: {},
+      inbox_id: c.inbox_id,
+      labels: [],
+      muted: false,
+      snoozed_until: null,
+      status: c.status,
+      created_at: c.created_at,
+      updated_at: c.last_activity_at + 0.5,
+      timestamp: c.last_activity_at,
+      first_reply_created_at: 0,
+      unread_count: 0,
+      last_activity_at: c.last_activity_at,
+      priority: null,
+      waiting_since: 0,
+    };
+  }
+
+  #conversationWebhookData(c: FakeConversation) {
+    const contact = this.contacts.find((x) => x.id === c.contact_id)!;
+    const ci = this.contactInboxes.find((x) => x.id === c.contact_inbox_id)!;
+    return {
+      additional_attributes: {},
+      can_reply: true,
+      channel: "Channel::Api",
+      contact_inbox: {
+        id: ci.id,
+        contact_id: ci.contact_id,
+        inbox_id: ci.inbox_id,
+        source_id: ci.source_id,
+        created_at: ci.created_at,
+        updated_at: ci.created_at,
+        hmac_verified: false,
+        pubsub_token: "fakePubsubToken",
+      },
+      id: c.id,
+      inbox_id: c.inbox_id,
+      messages: [],
+      labels: [],
+      meta: {
+        sender: { ...this.#contactWebhookData(contact), type: "contact" },
+        assignee: null,
+        assignee_type: null,
+        team: null,
+        hmac_verified: false,
+      },
+      status: c.status,
+      custom_attributes: {},
+      snoozed_until: null,
+      unread_count: 0,
+      first_reply_created_at: null,
+      priority: null,
+      waiting_since: 0,
+      agent_last_seen_at: 0,
+      contact_last_seen_at: 0,
+      last_activity_at: c.last_activity_at,
+      timestamp: c.last_activity_at,
+      created_at: c.created_at,
+      updated_at: c.last_activity_at + 0.5,
+      account: { id: this.accountId, name: "Acme Support" },
+    };
+  }
+}
+
+export async function hmacHex(secret: string, data: string): Promise<string> {
+  const enc = new TextEncoder();
+  const key = await crypto.subtle.importKey(
+    "raw",
+    enc.encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(data)));
+  return [...sig].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function json(value: unknown, status = 200): Response {
+  return Response.json(value, { status });
+}
+
+function notFound(): Response {
+  return json({ error: "Resource could not be found" }, 404);
+}

@@ -1,0 +1,409 @@
+/**
+ * A fake Discord on 127.0.0.1: the REST API under `/api/v10/...` and a real
+ * gateway WebSocket speaking the handshake of reference/discord.md §2.3
+ * (HELLO, IDENTIFY → READY, heartbeats, RESUME → RESUMED), so the real
+ * Discordeno client connects to it unmodified.
+ *
+ * It behaves like Discord where the bridge can notice: bot-token auth,
+ * JSON error bodies with codes, nonce enforcement, the 2000-character limit,
+ * 50007 for users whose DMs are closed, 4004 for a wrong token at IDENTIFY.
+ */
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  body: unknown;
+  headers: Headers;
+  at: number;
+}
+
+export interface FakeMessage {
+  id: string;
+  channel_id: string;
+  author: FakeUser;
+  content: string;
+  nonce?: string;
+  allowed_mentions?: unknown;
+  [field: string]: unknown;
+}
+
+export interface FakeUser {
+  id: string;
+  username: string;
+  global_name: string | null;
+  avatar: string | null;
+  discriminator: string;
+  bot?: boolean;
+}
+
+export interface DmInput {
+  userId: string;
+  username?: string;
+  globalName?: string | null;
+  content: string;
+  /** Make it a guild message (the bridge must ignore it). */
+  guildId?: string;
+  bot?: boolean;
+}
+
+const DISCORD_EPOCH = 1420070400000n;
+let counter = 0n;
+
+/** Snowflakes that grow with time, like Discord's. */
+export function snowflake(): string {
+  counter = (counter + 1n) & 0xfffn;
+  return (((BigInt(Date.now()) - DISCORD_EPOCH) << 22n) | (1n << 17n) | counter).toString();
+}
+
+/** A syntactically valid bot token for a bot id (the id is base64 in the first part). */
+export function fakeToken(botId: string, secret = "fake-secret-part"): string {
+  return `${btoa(botId)}.G0ld3n.${secret}`;
+}
+
+export class FakeDiscord {
+  readonly botId: string;
+  readonly applicationId: string;
+  readonly token: string;
+  readonly requests: RecordedRequest[] = [];
+  readonly sent: FakeMessage[] = [];
+  readonly reactions: { channelId: string; messageId: string; emoji: string }[] = [];
+  readonly identifies: unknown[] = [];
+  readonly gatewayOps: { op: number; d: unknown }[] = [];
+  /** Users whose DMs are closed: sends to them fail with 403 / 50007. */
+  readonly closedDms = new Set<string>();
+  registeredCommands: unknown[] = [];
+  #server!: Deno.HttpServer<Deno.NetAddr>;
+  #sockets = new Set<WebSocket>();
+  #ready = new Set<WebSocket>();
+  #seq = 0;
+  #dmChannels = new Map<string, string>();
+  #channelUsers = new Map<string, string>();
+  #heartbeatMs: number;
+
+  private constructor(options: { botId: string; token?: string; heartbeatMs?: number }) {
+    this.botId = options.botId;
+    this.applicationId = options.botId;
+    this.token = options.token ?? fakeToken(options.botId);
+    this.#heartbeatMs = options.heartbeatMs ?? 41250;
+  }
+
+  static start(
+    options: { botId?: string; token?: string; heartbeatMs?: number } = {},
+  ): FakeDiscord {
+    const fake = new FakeDiscord({ botId: options.botId ?? "111111111111111111", ...options });
+    fake.#server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+      (req) => fake.#handle(req),
+    );
+    return fake;
+  }
+
+  get port(): number {
+    return this.#server.addr.port;
+  }
+  get restBase(): string {
+    return `http://127.0.0.1:${this.port}/api`;
+  }
+  get gatewayUrl(): string {
+    return `ws://127.0.0.1:${this.port}/gateway`;
+  }
+  get connectedSessions(): number {
+    return this.#ready.size;
+  }
+
+  /** Requests the bot made to REST, optionally only those matching method and path pattern. */
+  requestsTo(method: string, path: RegExp): RecordedRequest[] {
+    return this.requests.filter((r) => r.method === method && path.test(r.path));
+  }
+
+  /** Messages the bot sent into a user's DM channel. */
+  sentTo(userId: string): FakeMessage[] {
+    const channelId = this.#dmChannels.get(userId);
+    return this.sent.filter((m) => m.channel_id === channelId);
+  }
+
+  dmChannelOf(userId: string): string {
+    let id = this.#dmChannels.get(userId);
+    if (!id) {
+      id = snowflake();
+      this.#dmChannels.set(userId, id);
+      this.#channelUsers.set(id, userId);
+    }
+    return id;
+  }
+
+  /** A user writes to the bot: a MESSAGE_CREATE dispatch on every ready session. */
+  sendDm(input: DmInput): { messageId: string; channelId: string } {
+    const messageId = snowflake();
+    const channelId = input.guildId ? snowflake() : this.dmChannelOf(input.userId);
+    const message = {
+      id: messageId,
+      channel_id: channelId,
+      author: {
+        id: input.userId,
+        username: input.username ?? `user${input.userId.slice(-4)}`,
+        discriminator: "0",
+        global_name: input.globalName ?? null,
+        avatar: null,
+        ...(input.bot ? { bot: true } : {}),
+      },
+      content: input.content,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: [],
+      embeds: [],
+      components: [],
+      pinned: false,
+      type: 0,
+      flags: 0,
+      nonce: messageId,
+      ...(input.guildId ? { guild_id: input.guildId } : { channel_type: 1 }),
+    };
+    this.dispatch("MESSAGE_CREATE", message);
+    return { messageId, channelId };
+  }
+
+  dispatch(t: string, d: unknown): void {
+    const s = ++this.#seq;
+    for (const socket of this.#ready) socket.send(JSON.stringify({ op: 0, t, s, d }));
+  }
+
+  /** Closes every gateway connection with a close code (4004, 4014, … are fatal for the client). */
+  closeGateway(code: number, reason: string): void {
+    for (const socket of this.#sockets) socket.close(code, reason);
+  }
+
+  async waitFor<T>(
+    probe: () => T | undefined | false,
+    what: string,
+    timeoutMs = 5000,
+  ): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const value = probe();
+      if (value) return value;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`fake discord: timed out waiting for ${what}`);
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) {
+      try {
+        socket.close(1001, "fake discord closing");
+      } catch { /* already closed */ }
+    }
+    await this.#server.shutdown();
+  }
+
+  // ------------------------------------------------------------ gateway
+
+  #gateway(req: Request): Response {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    this.#sockets.add(socket);
+    socket.onopen = () => {
+      socket.send(
+        JSON.stringify({ op: 10, d: { heartbeat_interval: this.#heartbeatMs }, s: null, t: null }),
+      );
+    };
+    socket.onclose = () => {
+      this.#sockets.delete(socket);
+      this.#ready.delete(socket);
+    };
+    socket.onerror = () => {};
+    socket.onmessage = (event) => {
+      let packet: { op: number; d: Record<string, unknown> };
+      try {
+        packet = JSON.parse(String(event.data));
+      } catch {
+        socket.close(4002, "Error while decoding payload.");
+        return;
+      }
+      this.gatewayOps.push({ op: packet.op, d: packet.d });
+      switch (packet.op) {
+        case 1:
+          socket.send(JSON.stringify({ op: 11 }));
+          break;
+        case 2:
+          this.identifies.push(packet.d);
+          if (packet.d.token !== `Bot ${this.token}`) {
+            socket.close(4004, "Authentication failed.");
+            return;
+          }
+          this.#ready.add(socket);
+          socket.send(JSON.stringify({
+            op: 0,
+            t: "READY",
+            s: ++this.#seq,
+            d: {
+              v: 10,
+              user: {
+                id: this.botId,
+                username: "fakebot",
+                discriminator: "0",
+                global_name: null,
+                avatar: null,
+                bot: true,
+              },
+              guilds: [],
+              session_id: crypto.randomUUID(),
+              resume_gateway_url: this.gatewayUrl,
+              shard: [0, 1],
+              application: { id: this.applicationId, flags: 0 },
+            },
+          }));
+          break;
+        case 6:
+          if (packet.d.token !== `Bot ${this.token}`) {
+            socket.close(4004, "Authentication failed.");
+            return;
+          }
+          this.#ready.add(socket);
+          socket.send(JSON.stringify({ op: 0, t: "RESUMED", s: ++this.#seq, d: {} }));
+          break;
+      }
+    };
+    return response;
+  }
+
+  // ------------------------------------------------------------ REST
+
+  async #handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    if (url.pathname === "/gateway") return this.#gateway(req);
+    const path = url.pathname.replace(/^\/api\/v10/, "");
+    const body = await readBody(req);
+    this.requests.push({ method: req.method, path, body, headers: req.headers, at: Date.now() });
+    if (req.headers.get("authorization") !== `Bot ${this.token}`) {
+      return discordError(401, 0, "401: Unauthorized");
+    }
+    return this.#route(req.method, path, body);
+  }
+
+  #route(method: string, path: string, body: unknown): Response {
+    const b = (body ?? {}) as Record<string, unknown>;
+    let m: RegExpExecArray | null;
+    if (method === "GET" && path === "/gateway/bot") {
+      return json({
+        url: this.gatewayUrl,
+        shards: 1,
+        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+      });
+    }
+    if (method === "POST" && path === "/users/@me/channels") {
+      const userId = String(b.recipient_id ?? "");
+      if (!/^\d+$/.test(userId)) return discordError(400, 50035, "Invalid Form Body");
+      return json({
+        id: this.dmChannelOf(userId),
+        type: 1,
+        last_message_id: null,
+        flags: 0,
+        recipients: [{ id: userId, username: `user${userId.slice(-4)}`, discriminator: "0" }],
+      });
+    }
+    if (method === "POST" && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
+      return this.#createMessage(m[1], b);
+    }
+    if (
+      method === "PUT" &&
+      (m = /^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)\/@me$/.exec(path))
+    ) {
+      this.reactions.push({
+        channelId: m[1],
+        messageId: m[2],
+        emoji: decodeURIComponent(m[3]),
+      });
+      return new Response(null, { status: 204, headers: rateLimitHeaders() });
+    }
+    if (method === "PUT" && (m = /^\/applications\/(\d+)\/commands$/.exec(path))) {
+      if (m[1] !== this.applicationId) return discordError(403, 50001, "Missing Access");
+      const list = Array.isArray(body) ? body : [];
+      this.registeredCommands = list.map((c) => ({
+        id: snowflake(),
+        application_id: this.applicationId,
+        version: snowflake(),
+        type: 1,
+        ...(c as object),
+      }));
+      return json(this.registeredCommands);
+    }
+    return discordError(404, 0, "404: Not Found");
+  }
+
+  #createMessage(channelId: string, b: Record<string, unknown>): Response {
+    const userId = this.#channelUsers.get(channelId);
+    if (!userId) return discordError(404, 10003, "Unknown Channel");
+    if (this.closedDms.has(userId)) {
+      return discordError(403, 50007, "Cannot send messages to this user");
+    }
+    const content = typeof b.content === "string" ? b.content : "";
+    if (content.length > 2000) return discordError(400, 50035, "Invalid Form Body");
+    if (content.trim() === "") return discordError(400, 50006, "Cannot send an empty message");
+    const nonce = typeof b.nonce === "string" ? b.nonce : undefined;
+    if (nonce && b.enforce_nonce === true) {
+      const earlier = this.sent.find((s) => s.channel_id === channelId && s.nonce === nonce);
+      if (earlier) return json(earlier);
+    }
+    const message: FakeMessage = {
+      id: snowflake(),
+      channel_id: channelId,
+      author: {
+        id: this.botId,
+        username: "fakebot",
+        discriminator: "0",
+        global_name: null,
+        avatar: null,
+        bot: true,
+      },
+      content,
+      nonce,
+      allowed_mentions: b.allowed_mentions,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      tts: false,
+      mention_everyone: false,
+      mentions: [],
+      mention_roles: [],
+      attachments: [],
+      embeds: [],
+      components: [],
+      pinned: false,
+      type: 0,
+      flags: 0,
+    };
+    this.sent.push(message);
+    return json(message);
+  }
+}
+
+async function readBody(req: Request): Promise<unknown> {
+  const text = await req.text();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+function rateLimitHeaders(): Record<string, string> {
+  return {
+    "x-ratelimit-limit": "50",
+    "x-ratelimit-remaining": "49",
+    "x-ratelimit-reset": String(Date.now() / 1000 + 1),
+    "x-ratelimit-reset-after": "1",
+    "x-ratelimit-bucket": "fake-bucket",
+  };
+}
+
+function json(value: unknown, status = 200): Response {
+  return Response.json(value, { status, headers: rateLimitHeaders() });
+}
+
+function discordError(status: number, code: number, message: string): Response {
+  return json({ message, code }, status);
+}
