@@ -40,6 +40,8 @@ export interface RunningBridge {
   mailboxes: Mailboxes;
   /** Resolves when the bridge must end on its own: a fatal Discord error. */
   fatal: Promise<string>;
+  /** Runs the Chatwoot health check now (the cron runs it every minute). */
+  checkChatwoot(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -47,11 +49,7 @@ export async function startBridge(
   config: Config,
   options: BridgeOptions = {},
 ): Promise<RunningBridge> {
-  const log = options.log ?? createLogger({
-    level: config.logLevel,
-    format: config.logFormat,
-    secrets: [config.discordToken, config.chatwootApiToken, config.webhookSecret ?? ""],
-  });
+  const log = options.log ?? loggerFor(config);
   const ownsKv = !options.kv;
   const kv = options.kv ?? await openKv(config.kvPath);
   const fatal = Promise.withResolvers<string>();
@@ -192,6 +190,7 @@ export async function startBridge(
     kv,
     mailboxes,
     fatal: fatal.promise,
+    checkChatwoot,
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -244,6 +243,14 @@ async function startGateway(
   }
 }
 
+function loggerFor(config: Config): Logger {
+  return createLogger({
+    level: config.logLevel,
+    format: config.logFormat,
+    secrets: [config.discordToken, config.chatwootApiToken, config.webhookSecret ?? ""],
+  });
+}
+
 async function openKv(path: string): Promise<Deno.Kv> {
   if (path !== ":memory:" && !/^https?:\/\//.test(path)) {
     await Deno.mkdir(dirname(path), { recursive: true });
@@ -290,30 +297,28 @@ function loadConfigOrExit(): Config {
 
 async function serve(): Promise<number> {
   const config = loadConfigOrExit();
-  // Discordeno throws from inside its socket close handler; report it instead of crashing.
+  const log = loggerFor(config);
+  let fatalSeen = false;
+  // Discordeno throws from inside its socket close handler after a fatal close (explained by
+  // then); anything else unhandled is logged rather than crashing the bridge.
   globalThis.addEventListener("unhandledrejection", (event) => {
     event.preventDefault();
-    console.error(
-      JSON.stringify({
-        level: "error",
-        msg: "unhandled rejection",
-        error: describeError(event.reason),
-      }),
-    );
+    (fatalSeen ? log.debug : log.error)("unhandled rejection", {
+      error: describeError(event.reason),
+    });
   });
-  const bridge = await startBridge(config);
+  const bridge = await startBridge(config, { log });
+  bridge.fatal.then(() => fatalSeen = true);
   const signalled = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => signalled.resolve(name);
   Deno.addSignalListener("SIGINT", onSignal("SIGINT"));
   if (Deno.build.os !== "windows") Deno.addSignalListener("SIGTERM", onSignal("SIGTERM"));
   const ended = await Promise.race([
-    signalled.promise.then((name) => ({
-      fatal: false,
-      message: `received ${name}, shutting down`,
-    })),
+    signalled.promise.then((name) => ({ fatal: false, message: `received ${name}` })),
     bridge.fatal.then((message) => ({ fatal: true, message })),
   ]);
   if (ended.fatal) console.error(`cordwoot: ${ended.message}`);
+  else log.info("shutting down", { reason: ended.message });
   await bridge.stop();
   return ended.fatal ? 1 : 0;
 }

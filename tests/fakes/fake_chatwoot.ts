@@ -95,6 +95,11 @@ export class FakeChatwoot {
   inbox: Record<string, unknown>;
   /** Where `deliver` sends webhooks. */
   webhookUrl = "";
+  /**
+   * Fault injection: called for every authenticated API request before it is
+   * handled; a returned Response is sent instead (the request is still recorded).
+   */
+  intercept: ((call: RecordedCall) => Response | undefined) | undefined;
   #server!: Deno.HttpServer<Deno.NetAddr>;
   #ids = { contact: 40, contactInbox: 50, conversation: 120, message: 5000 };
 
@@ -257,7 +262,10 @@ export class FakeChatwoot {
     const path = url.pathname.slice(prefix.length);
     const match = this.#match(req.method, path);
     const route = match ? `/api/v1/accounts/{account_id}${match.template}` : path;
-    this.calls.push({ method: req.method, path: url.pathname, route, body, at: Date.now() });
+    const call = { method: req.method, path: url.pathname, route, body, at: Date.now() };
+    this.calls.push(call);
+    const injected = this.intercept?.(call);
+    if (injected) return injected;
     if (!match) return notFound();
     if (body !== undefined) {
       for (const problem of checkRequestBody(req.method, route, body)) {

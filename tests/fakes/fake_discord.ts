@@ -72,6 +72,8 @@ export class FakeDiscord {
   /** Users whose DMs are closed: sends to them fail with 403 / 50007. */
   readonly closedDms = new Set<string>();
   registeredCommands: unknown[] = [];
+  /** When set, every IDENTIFY is answered with this close (4014 disallowed intents, say). */
+  refuseIdentify: { code: number; reason: string } | undefined;
   #server!: Deno.HttpServer<Deno.NetAddr>;
   #sockets = new Set<WebSocket>();
   #ready = new Set<WebSocket>();
@@ -230,6 +232,10 @@ export class FakeDiscord {
           break;
         case 2:
           this.identifies.push(packet.d);
+          if (this.refuseIdentify) {
+            socket.close(this.refuseIdentify.code, this.refuseIdentify.reason);
+            return;
+          }
           if (packet.d.token !== `Bot ${this.token}`) {
             socket.close(4004, "Authentication failed.");
             return;

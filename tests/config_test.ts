@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { botIdFromToken, loadConfig, mergeDotEnv } from "../src/config.ts";
+
+const TOKEN = `${btoa("123456789012345678")}.Gabcde.secret-part-of-the-token`;
+const valid = {
+  DISCORD_TOKEN: TOKEN,
+  CHATWOOT_BASE_URL: "https://chat.example.com/",
+  CHATWOOT_ACCOUNT_ID: "1",
+  CHATWOOT_API_TOKEN: "cw-token-value",
+  CHATWOOT_INBOX_ID: "7",
+};
+
+Deno.test("a minimal environment gives the documented defaults", () => {
+  const result = loadConfig(valid);
+  assert.ok(result.ok);
+  const c = result.config;
+  assert.equal(c.chatwootBaseUrl, "https://chat.example.com");
+  assert.equal(c.discordBotId, "123456789012345678");
+  assert.equal(c.discordApplicationId, "123456789012345678");
+  assert.equal(c.discordApiUrl, "https://discord.com/api");
+  assert.equal(c.discordApiProxy, false);
+  assert.equal(c.webhookPort, 3000);
+  assert.equal(c.webhookSecret, undefined);
+  assert.equal(c.kvPath, "./data/cordwoot.kv");
+  assert.equal(c.confirmEmoji, "✅");
+  assert.equal(c.logLevel, "info");
+  assert.equal(c.logFormat, "json");
+});
+
+Deno.test("every missing required variable is named at once", () => {
+  const result = loadConfig({});
+  assert.ok(!result.ok);
+  for (
+    const name of [
+      "DISCORD_TOKEN",
+      "CHATWOOT_BASE_URL",
+      "CHATWOOT_ACCOUNT_ID",
+      "CHATWOOT_API_TOKEN",
+      "CHATWOOT_INBOX_ID",
+    ]
+  ) {
+    assert.ok(result.problems.some((p) => p.startsWith(`${name} `)), `${name} not reported`);
+  }
+  assert.equal(result.problems.length, 5);
+});
+
+Deno.test("every bad value is reported with what is expected, and no secret is echoed", () => {
+  const result = loadConfig({
+    ...valid,
+    DISCORD_TOKEN: "not-a-token-but-a-secret-value",
+    CHATWOOT_BASE_URL: "ftp://chat.example.com",
+    CHATWOOT_ACCOUNT_ID: "abc",
+    CHATWOOT_INBOX_ID: "0",
+    WEBHOOK_PORT: "99999",
+    LOG_LEVEL: "loud",
+    LOG_FORMAT: "xml",
+    DISCORD_API_PROXY: "maybe",
+    DISCORD_CLIENT_ID: "12",
+  });
+  assert.ok(!result.ok);
+  const expected = {
+    DISCORD_TOKEN: "not a Discord bot token",
+    CHATWOOT_BASE_URL: "http(s) URL",
+    CHATWOOT_ACCOUNT_ID: "positive whole number",
+    CHATWOOT_INBOX_ID: "positive whole number",
+    WEBHOOK_PORT: "port number",
+    LOG_LEVEL: "debug, info, warn or error",
+    LOG_FORMAT: "json or pretty",
+    DISCORD_API_PROXY: "true or false",
+    DISCORD_CLIENT_ID: "application id",
+  };
+  for (const [name, hint] of Object.entries(expected)) {
+    const problem = result.problems.find((p) => p.startsWith(`${name} `));
+    assert.ok(problem, `${name} not reported in ${JSON.stringify(result.problems)}`);
+    assert.ok(problem.includes(hint), `${name}: "${problem}" lacks "${hint}"`);
+  }
+  assert.ok(!result.problems.join("\n").includes("secret-value"));
+});
+
+Deno.test("a .env written for the seed bot loads unchanged, blank values and comments included", () => {
+  const seedStyle = [
+    `DISCORD_TOKEN=${TOKEN}`,
+    "DISCORD_CLIENT_ID= # Application ID — Discord Developer Portal > General Information",
+    "CHATWOOT_BASE_URL=https://app.chatwoot.com # no trailing slash",
+    "CHATWOOT_ACCOUNT_ID=3",
+    "CHATWOOT_API_TOKEN=abc123",
+    "CHATWOOT_INBOX_ID=12",
+    "WEBHOOK_PORT=3000",
+    "WEBHOOK_SECRET= # Optional HMAC secret (leave blank if not using)",
+    "BRAND_NAME=Support # Short name shown in every embed footer",
+    "COLOR_PRIMARY=7BB8F5 # pastel blue — general/branded",
+    "CONFIRM_EMOJI=✅",
+    'SNOOZED_MESSAGE="Your ticket has been snoozed. We\'ll follow up with you soon."',
+    "REOPEN_WINDOW_HOURS=0",
+    "OUTSIDE_HOURS_BEHAVIOR=true",
+  ].join("\n");
+  const result = loadConfig(mergeDotEnv({}, seedStyle));
+  assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
+  assert.equal(result.config.chatwootInboxId, 12);
+  assert.equal(result.config.webhookSecret, undefined);
+  assert.equal(result.config.discordApplicationId, "123456789012345678");
+});
+
+Deno.test(".env fills only what the environment leaves unset", () => {
+  const merged = mergeDotEnv({ LOG_LEVEL: "warn" }, "LOG_LEVEL=debug\nKV_PATH=:memory:\n");
+  assert.equal(merged.LOG_LEVEL, "warn");
+  assert.equal(merged.KV_PATH, ":memory:");
+});
+
+Deno.test("the bot id is read from the token", () => {
+  assert.equal(botIdFromToken(TOKEN), "123456789012345678");
+  assert.equal(botIdFromToken("abc"), undefined);
+  assert.equal(botIdFromToken(`${btoa("hello")}.a.b`), undefined);
+});

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { FakeChatwoot } from "./fakes/fake_chatwoot.ts";
+import { FakeDiscord, fakeToken } from "./fakes/fake_discord.ts";
+import { fakeEnv } from "./helpers/harness.ts";
+import { spawnCordwoot } from "./helpers/process.ts";
+
+Deno.test("a bad configuration exits with status 2 and names every bad variable, no secret", async () => {
+  const run = spawnCordwoot([], {
+    env: {
+      DISCORD_TOKEN: "super-secret-but-malformed",
+      CHATWOOT_BASE_URL: "not a url",
+      CHATWOOT_ACCOUNT_ID: "one",
+      CHATWOOT_API_TOKEN: "",
+      WEBHOOK_PORT: "http",
+    },
+  });
+  const { code, stderr } = await run.result;
+  assert.equal(code, 2);
+  for (
+    const name of [
+      "DISCORD_TOKEN",
+      "CHATWOOT_BASE_URL",
+      "CHATWOOT_ACCOUNT_ID",
+      "CHATWOOT_API_TOKEN",
+      "CHATWOOT_INBOX_ID",
+      "WEBHOOK_PORT",
+    ]
+  ) {
+    assert.match(stderr, new RegExp(`- ${name} `), `${name} missing from:\n${stderr}`);
+  }
+  assert.ok(!stderr.includes("super-secret"), "the token value was printed");
+  assert.ok(!stderr.includes("at "), "no stack trace");
+});
+
+async function withFakes(fn: (discord: FakeDiscord, chatwoot: FakeChatwoot) => Promise<void>) {
+  const discord = FakeDiscord.start();
+  const chatwoot = FakeChatwoot.start();
+  try {
+    await fn(discord, chatwoot);
+  } finally {
+    await discord.close();
+    await chatwoot.close();
+  }
+}
+
+for (
+  const [code, expected] of [
+    [4004, "Discord rejected the bot token (4004"],
+    [4014, "Discord refused the requested intents (4014"],
+  ] as const
+) {
+  Deno.test(`gateway close ${code} ends the process with one explanatory line and exit code 1`, async () => {
+    await withFakes(async (discord, chatwoot) => {
+      discord.refuseIdentify = { code, reason: "refused by the fake" };
+      const run = spawnCordwoot([], { env: fakeEnv(discord, chatwoot) });
+      const { code: exit, stderr } = await run.result;
+      assert.equal(exit, 1, stderr);
+      const lines = stderr.split("\n").filter((l) => l.startsWith("cordwoot: "));
+      assert.equal(lines.length, 1, stderr);
+      assert.ok(lines[0].includes(expected), lines[0]);
+      assert.ok(!stderr.includes("Uncaught"), "no unhandled-rejection dump");
+      assert.ok(!stderr.includes(discord.token), "token printed");
+    });
+  });
+}
+
+Deno.test("a token Discord refuses over REST ends the process with exit code 1", async () => {
+  await withFakes(async (discord, chatwoot) => {
+    const env = fakeEnv(discord, chatwoot, { DISCORD_TOKEN: fakeToken(discord.botId, "wrong") });
+    const { code, stderr } = await spawnCordwoot([], { env }).result;
+    assert.equal(code, 1, stderr);
+    assert.match(stderr, /cordwoot: Discord rejected the bot token/);
+  });
+});
+
+Deno.test("reads .env from the working directory, the environment wins, and SIGTERM stops cleanly", async () => {
+  await withFakes(async (discord, chatwoot) => {
+    const cwd = Deno.makeTempDirSync();
+    const kvPath = `${cwd}/state/cordwoot.kv`;
+    const env = fakeEnv(discord, chatwoot, { KV_PATH: kvPath, LOG_LEVEL: "info" });
+    // The API token and the inbox come only from .env; its LOG_LEVEL is invalid and must lose.
+    Deno.writeTextFileSync(
+      `${cwd}/.env`,
+      `CHATWOOT_API_TOKEN=${env.CHATWOOT_API_TOKEN}\nCHATWOOT_INBOX_ID=${env.CHATWOOT_INBOX_ID}\nLOG_LEVEL=loud\n`,
+    );
+    delete (env as Record<string, string>).CHATWOOT_API_TOKEN;
+    delete (env as Record<string, string>).CHATWOOT_INBOX_ID;
+    const run = spawnCordwoot([], { env, cwd });
+    await run.waitForLog("discord gateway ready");
+    const dm = discord.sendDm({ userId: "777777777777777771", content: "from a real process" });
+    await chatwoot.waitFor(
+      () => chatwoot.messages.find((m) => m.source_id === dm.messageId),
+      "the DM in Chatwoot",
+      10_000,
+    );
+    run.child.kill("SIGTERM");
+    const { code, stderr } = await run.result;
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /"msg":"stopped"/);
+    assert.ok(Deno.statSync(kvPath).isFile, "KV folder created");
+    await discord.waitFor(() => discord.connectedSessions === 0, "the gateway to be closed");
+  });
+});
