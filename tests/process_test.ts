@@ -101,3 +101,27 @@ Deno.test("reads .env from the working directory, the environment wins, and SIGT
     await discord.waitFor(() => discord.connectedSessions === 0, "the gateway to be closed");
   });
 });
+
+Deno.test("register-commands syncs the command list and explains a refused token", async () => {
+  await withFakes(async (discord, chatwoot) => {
+    const ok = await spawnCordwoot(["register-commands"], { env: fakeEnv(discord, chatwoot) })
+      .result;
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /Registered \d+ global command\(s\) for application/);
+    assert.equal(discord.requestsTo("PUT", /^\/applications\/\d+\/commands$/).length, 1);
+
+    const env = fakeEnv(discord, chatwoot, { DISCORD_TOKEN: fakeToken(discord.botId, "wrong") });
+    const bad = await spawnCordwoot(["register-commands"], { env }).result;
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /Discord rejected the bot token \(HTTP 401\): check DISCORD_TOKEN/);
+  });
+});
+
+Deno.test("--version and --help answer without configuration", async () => {
+  const version = await spawnCordwoot(["--version"], { env: {} }).result;
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^cordwoot \d+\.\d+\.\d+/);
+  const help = await spawnCordwoot(["--help"], { env: {} }).result;
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /register-commands/);
+});
