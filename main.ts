@@ -6,22 +6,39 @@
  */
 import { dirname } from "node:path";
 import denoJson from "./deno.json" with { type: "json" };
+import { askForRating, type CsatSubmission, submitRating } from "./src/bridge/csat.ts";
 import { describeError } from "./src/bridge/errors.ts";
-import { type DmProgress, forwardDm, type InboundDm } from "./src/bridge/inbound.ts";
+import { type DmProgress, forwardDm, type InboundDm, scheduleOf } from "./src/bridge/inbound.ts";
 import { acceptDm, acceptMessageEvent, createSequence } from "./src/bridge/intake.ts";
-import { type OutboundReply, relayReply, type ReplyProgress } from "./src/bridge/outbound.ts";
-import type { Logger } from "./src/bridge/ports.ts";
+import type { NoticeEmbed, OutboundNotice } from "./src/bridge/notices.ts";
+import {
+  type CsatPromptItem,
+  type OutboundReply,
+  relayReply,
+  type ReplyProgress,
+  sendNotice,
+} from "./src/bridge/outbound.ts";
+import type { Logger, MailboxAppend } from "./src/bridge/ports.ts";
+import { applyStatusEvent } from "./src/bridge/status_events.ts";
+import { isOpenAt } from "./src/bridge/working_hours.ts";
 import { createChatwootClient } from "./src/chatwoot/client.ts";
 import { createSignatureVerifier } from "./src/chatwoot/webhook.ts";
 import { type Config, loadConfig, mergeDotEnv, SECRET_VARIABLES } from "./src/config.ts";
 import { registerCommands } from "./src/discord/commands.ts";
+import { renderEmbed } from "./src/discord/embeds.ts";
 import { toDiscordError } from "./src/discord/errors.ts";
 import { createDiscordBot } from "./src/discord/gateway.ts";
+import { handleInteraction } from "./src/discord/interactions.ts";
+import { presenceCronSchedule, updatePresence } from "./src/discord/presence.ts";
 import { createDiscordRest } from "./src/discord/rest_port.ts";
 import { createHttpApp } from "./src/http/app.ts";
 import { Mailboxes } from "./src/jobs/mailbox.ts";
 import { queueWakeups } from "./src/jobs/wakeups.ts";
 import { createLogger } from "./src/log.ts";
+import { configuredPlugins, createEnricher } from "./src/plugins/registry.ts";
+import { createConversationStore } from "./src/store/conversations.ts";
+import { createCsatStore } from "./src/store/csat.ts";
+import { createInboxSettingsCache } from "./src/store/inbox_settings.ts";
 import { createTicketStore } from "./src/store/tickets.ts";
 
 export const VERSION: string = denoJson.version;
@@ -42,6 +59,8 @@ export interface RunningBridge {
   fatal: Promise<string>;
   /** Runs the Chatwoot health check now (the cron runs it every minute). */
   checkChatwoot(): Promise<void>;
+  /** Sets the bot's presence from the working hours now (the cron runs it periodically). */
+  refreshPresence(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -54,6 +73,7 @@ export async function startBridge(
   const kv = options.kv ?? await openKv(config.kvPath);
   const fatal = Promise.withResolvers<string>();
   const crons = new AbortController();
+  const nextSeq = createSequence();
 
   const chatwoot = createChatwootClient({
     baseUrl: config.chatwootBaseUrl,
@@ -63,49 +83,108 @@ export async function startBridge(
     fetch: options.fetch,
   });
   const tickets = createTicketStore(kv);
+  const conversations = createConversationStore(kv);
+  const csat = createCsatStore(kv);
+  const inbox = createInboxSettingsCache({ kv, chatwoot, inboxId: config.chatwootInboxId, log });
+  const enrich = createEnricher(configuredPlugins(config.plugins, options.fetch), log);
 
-  // The mailbox is created before the gateway so that no DM can arrive before it exists.
+  // Created before the gateway so that no DM or interaction can arrive before it exists.
   let mailboxes: Mailboxes | undefined = undefined;
+  const mailbox = { append: (request: MailboxAppend) => mailboxes!.append(request) };
+  const commandDeps = {
+    chatwoot,
+    tickets,
+    conversations,
+    reopenWindowHours: config.lifecycle.reopenWindowHours,
+    lockToSingleConversation: async () => (await inbox.get()).lockToSingleConversation,
+    log,
+  };
+  let refreshPresence = async () => {};
   const discord = createDiscordBot({
     config,
     log,
     onDm: async (dm) => {
-      await acceptDm({ mailbox: mailboxes!, log }, dm);
+      await acceptDm({ mailbox, log }, dm);
     },
+    onInteraction: (raw) =>
+      handleInteraction({
+        bot: discord.bot,
+        commands: commandDeps,
+        csat,
+        csatTexts: config.csat,
+        mailbox,
+        branding: config.branding,
+        log,
+      }, raw),
+    onReady: () => void refreshPresence(),
     onFatal: (explanation) => fatal.resolve(explanation),
   });
-  const discordRest = createDiscordRest(discord.bot);
+  const discordRest = createDiscordRest(discord.bot, config.branding);
+  const replies = {
+    async editReply(token: string, embed: NoticeEmbed) {
+      await discord.bot.helpers.editOriginalInteractionResponse(token, {
+        embeds: [renderEmbed(embed, config.branding)],
+      });
+    },
+  };
+  refreshPresence = async () => {
+    if (!discord.isReady()) return;
+    const open = isOpenAt(scheduleOf(await inbox.get()), Date.now());
+    await updatePresence(discord.bot, open, config.presence).catch((error) =>
+      log.warn("presence update failed", { error: describeError(error) })
+    );
+  };
+
+  const inboundDeps = {
+    chatwoot,
+    discord: discordRest,
+    tickets,
+    conversations,
+    inbox,
+    mailbox,
+    inboxId: config.chatwootInboxId,
+    reopenWindowHours: config.lifecycle.reopenWindowHours,
+    texts: config.lifecycle,
+    confirmEmoji: config.confirmEmoji,
+    enrich,
+    nextSeq,
+    log,
+  };
+  const outboundDeps = { discord: discordRest, tickets, csat, chatwoot, texts: config.csat, log };
 
   mailboxes = new Mailboxes({
     kv,
     wakeups: queueWakeups(kv),
     log,
     handlers: {
-      in: (_userId, entry, checkpoint) =>
-        forwardDm(
-          {
-            chatwoot,
-            discord: discordRest,
-            tickets,
-            inboxId: config.chatwootInboxId,
-            confirmEmoji: config.confirmEmoji,
-            log,
-            checkpoint: (p: DmProgress) => checkpoint({ ...p }),
-          },
-          entry.item as InboundDm,
+      in: async (_userId, entry, checkpoint) => {
+        const item = entry.item as InboundDm | CsatSubmission;
+        if (item.kind === "csat_rating") {
+          return await submitRating(
+            { chatwoot, discord: discordRest, csat, replies, texts: config.csat, log },
+            item,
+          );
+        }
+        await forwardDm(
+          { ...inboundDeps, checkpoint: (p: DmProgress) => checkpoint({ ...p }) },
+          item,
           entry.progress as DmProgress,
-        ),
-      out: async (_userId, entry, checkpoint) => {
-        await relayReply(
-          {
-            discord: discordRest,
-            tickets,
-            log,
-            checkpoint: (p: ReplyProgress) => checkpoint({ ...p }),
-          },
-          entry.item as OutboundReply,
-          entry.progress as ReplyProgress,
         );
+      },
+      out: async (_userId, entry, checkpoint) => {
+        const item = entry.item as OutboundReply | OutboundNotice | CsatPromptItem;
+        switch (item.kind) {
+          case "notice":
+            return await sendNotice(outboundDeps, item);
+          case "csat_prompt":
+            return await askForRating(outboundDeps, item);
+          case "reply":
+            await relayReply(
+              { ...outboundDeps, checkpoint: (p: ReplyProgress) => checkpoint({ ...p }) },
+              item,
+              entry.progress as ReplyProgress,
+            );
+        }
       },
     },
   });
@@ -117,7 +196,7 @@ export async function startBridge(
   };
   const checkChatwoot = async () => {
     try {
-      await chatwoot.getInbox();
+      await inbox.remember(await chatwoot.getInbox());
       chatwootHealth.ok = true;
       chatwootHealth.error = null;
     } catch (error) {
@@ -136,16 +215,25 @@ export async function startBridge(
   const verify = config.webhookSecret
     ? await createSignatureVerifier(config.webhookSecret)
     : undefined;
-  const nextSeq = createSequence();
+  const scope = { inboxId: config.chatwootInboxId, accountId: config.chatwootAccountId };
   const app = createHttpApp({
     log,
     verifySignature: verify,
     acceptMessageEvent: (event) =>
       acceptMessageEvent({
-        mailbox: mailboxes!,
+        mailbox,
         log,
         nextSeq,
-        scope: { inboxId: config.chatwootInboxId, accountId: config.chatwootAccountId },
+        scope: { ...scope, csatEnabled: config.csat.enabled },
+      }, event),
+    acceptStatusEvent: (event) =>
+      applyStatusEvent({
+        conversations,
+        mailbox,
+        texts: config.lifecycle,
+        scope,
+        nextSeq,
+        log,
       }, event),
     health: async () => {
       const gatewayReady = discord.isReady();
@@ -171,10 +259,13 @@ export async function startBridge(
   });
 
   mailboxes.listen();
-  Deno.cron("cordwoot mailbox sweep", "* * * * *", { signal: crons.signal }, async () => {
-    await mailboxes!.sweep();
-  });
-  Deno.cron("cordwoot chatwoot health", "* * * * *", { signal: crons.signal }, checkChatwoot);
+  const cron = (name: string, schedule: string, run: () => Promise<unknown>) =>
+    Deno.cron(`cordwoot ${name}`, schedule, { signal: crons.signal }, async () => {
+      await run();
+    });
+  cron("mailbox sweep", "* * * * *", () => mailboxes!.sweep());
+  cron("chatwoot health", "* * * * *", checkChatwoot);
+  cron("presence", presenceCronSchedule(config.presence.pollIntervalMs), () => refreshPresence());
 
   await Promise.all([checkChatwoot(), mailboxes.sweep()]);
   const gatewayStarted = startGateway(
@@ -191,6 +282,7 @@ export async function startBridge(
     mailboxes,
     fatal: fatal.promise,
     checkChatwoot,
+    refreshPresence: () => refreshPresence(),
     async stop() {
       if (stopped) return;
       stopped = true;

@@ -35,6 +35,55 @@ export interface Config {
   confirmEmoji: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  lifecycle: LifecycleConfig;
+  branding: BrandingConfig;
+  csat: CsatConfig;
+  presence: PresenceConfig;
+  plugins: PluginConfig;
+}
+
+/** User-facing texts and ticket rules. A notice text that is blank ("") is switched off. */
+export interface LifecycleConfig {
+  reopenWindowHours: number;
+  /** true: accept DMs outside working hours (and say so); false: refuse them. */
+  outsideHoursAccept: boolean;
+  outsideHoursFallbackMessage: string;
+  greetingEnabled: boolean;
+  greetingMessage: string;
+  resolvedMessage: string;
+  snoozedMessage: string;
+  pendingMessage: string;
+  reopenedMessage: string;
+  deliveryDelayedMessage: string;
+}
+
+export interface BrandingConfig {
+  name: string;
+  iconUrl: string | undefined;
+  footerText: string;
+  colors: { primary: number; success: number; danger: number; warning: number; info: number };
+}
+
+export interface CsatConfig {
+  enabled: boolean;
+  question: string;
+  buttonLabel: string;
+  commentEnabled: boolean;
+  commentPlaceholder: string;
+}
+
+export interface PresenceConfig {
+  pollIntervalMs: number;
+  onlineText: string;
+  offlineText: string;
+}
+
+export interface PluginConfig {
+  singlty: { apiUrl: string; apiKey: string } | undefined;
+  /** Generic lookup: `{discordId}` in the URL is replaced by the user id. */
+  httpLookup:
+    | { urlTemplate: string; header: { name: string; value: string } | undefined }
+    | undefined;
 }
 
 export type ConfigResult =
@@ -47,6 +96,8 @@ export const SECRET_VARIABLES = new Set([
   "CHATWOOT_API_TOKEN",
   "WEBHOOK_SECRET",
   "DENO_KV_ACCESS_TOKEN",
+  "SINGLTY_API_KEY",
+  "CONTACT_LOOKUP_HEADER",
 ]);
 
 const SNOWFLAKE = /^\d{17,20}$/;
@@ -83,6 +134,21 @@ const httpUrl = (what: string) =>
 const positiveInt = (what: string) =>
   z.string().trim().regex(/^\d+$/, `expected a positive whole number (${what})`)
     .transform(Number).refine((n) => n > 0, `expected a positive whole number (${what})`);
+
+/** A text with a default; set but blank means "off" for notices. */
+const text = (fallback: string) => z.string().optional().transform((v) => v ?? fallback);
+
+const nonBlankText = (fallback: string, max?: number) =>
+  blankAsUnset(
+    (max ? z.string().trim().max(max, `must be at most ${max} characters`) : z.string().trim())
+      .optional(),
+  ).transform((v) => v ?? fallback);
+
+const color = (fallback: number) =>
+  blankAsUnset(
+    z.string().trim().regex(/^#?[0-9a-fA-F]{6}$/, "expected a hex colour like 7BB8F5 (no #)")
+      .transform((v) => parseInt(v.replace("#", ""), 16)).optional(),
+  ).transform((v) => v ?? fallback);
 
 const schema = z.object({
   DISCORD_TOKEN: required("the bot token from Discord Developer Portal > Bot > Token")
@@ -124,6 +190,62 @@ const schema = z.object({
       z.enum(["json", "pretty"], { error: "expected json or pretty" }),
     ).optional(),
   ).transform((v) => v ?? "json"),
+
+  REOPEN_WINDOW_HOURS: blankAsUnset(
+    z.string().trim().regex(/^\d+(\.\d+)?$/, "expected a number of hours, 0 or more").transform(
+      Number,
+    ).optional(),
+  ).transform((v) => v ?? 0),
+  OUTSIDE_HOURS_BEHAVIOR: booleanFlag(true),
+  OUTSIDE_HOURS_FALLBACK_MESSAGE: nonBlankText("Our support team is currently offline."),
+  GREETING_ENABLED: booleanFlag(true),
+  GREETING_MESSAGE: nonBlankText(
+    "Thanks for reaching out! A support agent will get back to you as soon as possible.",
+  ),
+  RESOLVED_MESSAGE: text("Your support ticket has been resolved. DM us again to reopen it."),
+  SNOOZED_MESSAGE: text("Your ticket has been snoozed. We'll follow up with you soon."),
+  PENDING_MESSAGE: text("Your ticket is queued and will be assigned to an agent shortly."),
+  REOPENED_MESSAGE: text("Your ticket has been reopened by our team."),
+  DELIVERY_DELAYED_MESSAGE: nonBlankText(
+    "Our help desk cannot be reached right now. Your message is saved and will be delivered as soon as it is back.",
+  ),
+
+  BRAND_NAME: nonBlankText("Support"),
+  BRAND_ICON_URL: blankAsUnset(httpUrl("a link to a small image").optional()),
+  BRAND_FOOTER_TEXT: blankAsUnset(z.string().trim().optional()),
+  COLOR_PRIMARY: color(0x7bb8f5),
+  COLOR_SUCCESS: color(0x6fd8a0),
+  COLOR_DANGER: color(0xf28b87),
+  COLOR_WARNING: color(0xf5cf7b),
+  COLOR_INFO: color(0xa89ef5),
+
+  CSAT_ENABLED: booleanFlag(true),
+  CSAT_QUESTION: nonBlankText("How would you rate your support experience?", 4000),
+  CSAT_BUTTON_LABEL: nonBlankText("⭐ Rate us", 80),
+  CSAT_COMMENT_ENABLED: booleanFlag(true),
+  CSAT_COMMENT_PLACEHOLDER: nonBlankText("Any additional feedback? (optional)", 100),
+
+  PRESENCE_POLL_INTERVAL_MS: blankAsUnset(
+    z.string().trim().regex(/^\d+$/, "expected milliseconds, e.g. 300000").transform(Number)
+      .refine((n) => n > 0, "expected milliseconds, e.g. 300000").optional(),
+  ).transform((v) => v ?? 300_000),
+  PRESENCE_ONLINE_TEXT: nonBlankText("DM to open a support ticket", 128),
+  PRESENCE_OFFLINE_TEXT: nonBlankText("Support is currently offline", 128),
+
+  SINGLTY_API_URL: blankAsUnset(
+    httpUrl("the Singlty backend, e.g. https://api.singlty.com").optional(),
+  ),
+  SINGLTY_API_KEY: blankAsUnset(z.string().trim().optional()),
+  CONTACT_LOOKUP_URL: blankAsUnset(
+    httpUrl("a URL containing {discordId}").refine((u) => u.includes("{discordId}"), {
+      error: "must contain {discordId} where the Discord user id goes",
+    }).optional(),
+  ),
+  CONTACT_LOOKUP_HEADER: blankAsUnset(
+    z.string().trim().regex(/^[A-Za-z0-9-]+:\s*\S.*$/, {
+      error: 'expected "Header-Name: value"',
+    }).optional(),
+  ),
 });
 
 /** The bot id Discord encodes (base64) in the first part of every bot token. */
@@ -168,8 +290,58 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       confirmEmoji: e.CONFIRM_EMOJI,
       logLevel: e.LOG_LEVEL,
       logFormat: e.LOG_FORMAT,
+      lifecycle: {
+        reopenWindowHours: e.REOPEN_WINDOW_HOURS,
+        outsideHoursAccept: e.OUTSIDE_HOURS_BEHAVIOR,
+        outsideHoursFallbackMessage: e.OUTSIDE_HOURS_FALLBACK_MESSAGE,
+        greetingEnabled: e.GREETING_ENABLED,
+        greetingMessage: e.GREETING_MESSAGE,
+        resolvedMessage: e.RESOLVED_MESSAGE.trim(),
+        snoozedMessage: e.SNOOZED_MESSAGE.trim(),
+        pendingMessage: e.PENDING_MESSAGE.trim(),
+        reopenedMessage: e.REOPENED_MESSAGE.trim(),
+        deliveryDelayedMessage: e.DELIVERY_DELAYED_MESSAGE,
+      },
+      branding: {
+        name: e.BRAND_NAME,
+        iconUrl: e.BRAND_ICON_URL,
+        footerText: e.BRAND_FOOTER_TEXT ?? e.BRAND_NAME,
+        colors: {
+          primary: e.COLOR_PRIMARY,
+          success: e.COLOR_SUCCESS,
+          danger: e.COLOR_DANGER,
+          warning: e.COLOR_WARNING,
+          info: e.COLOR_INFO,
+        },
+      },
+      csat: {
+        enabled: e.CSAT_ENABLED,
+        question: e.CSAT_QUESTION,
+        buttonLabel: e.CSAT_BUTTON_LABEL,
+        commentEnabled: e.CSAT_COMMENT_ENABLED,
+        commentPlaceholder: e.CSAT_COMMENT_PLACEHOLDER,
+      },
+      presence: {
+        pollIntervalMs: e.PRESENCE_POLL_INTERVAL_MS,
+        onlineText: e.PRESENCE_ONLINE_TEXT,
+        offlineText: e.PRESENCE_OFFLINE_TEXT,
+      },
+      plugins: {
+        singlty: e.SINGLTY_API_URL && e.SINGLTY_API_KEY
+          ? { apiUrl: e.SINGLTY_API_URL, apiKey: e.SINGLTY_API_KEY }
+          : undefined,
+        httpLookup: e.CONTACT_LOOKUP_URL
+          ? { urlTemplate: e.CONTACT_LOOKUP_URL, header: parseHeader(e.CONTACT_LOOKUP_HEADER) }
+          : undefined,
+      },
     },
   };
+}
+
+function parseHeader(line: string | undefined): { name: string; value: string } | undefined {
+  if (!line) return undefined;
+  const at = line.indexOf(":");
+  return { name: line.slice(0, at).trim(), value: line.slice(at + 1).trim() };
 }
 
 /**

@@ -1,14 +1,34 @@
 /**
- * Discord → Chatwoot: one user DM becomes one incoming Chatwoot message.
+ * Discord → Chatwoot: one user DM becomes one incoming Chatwoot message,
+ * following the inbox's working hours and the ticket rules.
  *
  * `forwardDm` is one mailbox step. It may run again after an interrupted
  * attempt, so every side effect is guarded: the Chatwoot message carries the
- * Discord message id as `source_id` and, when an earlier attempt may have
- * reached Chatwoot, the conversation is checked before posting again.
+ * Discord message id as `source_id`; when an earlier attempt may have reached
+ * Chatwoot, the conversation is checked before posting again; notices are
+ * appended with dedupe keys.
  */
-import { isServiceStatus } from "./errors.ts";
-import type { ChatwootPort, DiscordPort, Logger, TicketStore } from "./ports.ts";
-import { type DiscordAuthor, forgetConversation, resolveTicket } from "./ticket.ts";
+import { isRetryable, isServiceStatus, ServiceError } from "./errors.ts";
+import { backAtLine, notice, type OutboundNotice, renderTemplate } from "./notices.ts";
+import type {
+  ChatwootPort,
+  ConversationStore,
+  DiscordPort,
+  InboxSettings,
+  InboxSettingsSource,
+  Logger,
+  MailboxPort,
+  TicketStore,
+} from "./ports.ts";
+import {
+  type ContactEnrichment,
+  type DiscordAuthor,
+  displayName,
+  forgetConversation,
+  type ResolvedTicket,
+  resolveTicket,
+} from "./ticket.ts";
+import { isOpenAt, nextOpening, type WorkingSchedule } from "./working_hours.ts";
 
 /** A DM waiting in the inbound mailbox. Plain data: it is stored in KV. */
 export interface InboundDm {
@@ -26,18 +46,44 @@ export interface DmProgress {
   /** Set before the Chatwoot POST: the message may exist even if no answer came back. */
   postStarted?: boolean;
   chatwootMessageId?: number;
+  /** The user was told delivery is delayed while this DM waited. */
+  delayNotified?: boolean;
+}
+
+export interface InboundTexts {
+  outsideHoursAccept: boolean;
+  outsideHoursFallbackMessage: string;
+  greetingEnabled: boolean;
+  greetingMessage: string;
+  deliveryDelayedMessage: string;
 }
 
 export interface InboundDeps {
   chatwoot: ChatwootPort;
   discord: DiscordPort;
   tickets: TicketStore;
+  conversations: ConversationStore;
+  inbox: InboxSettingsSource;
+  mailbox: MailboxPort;
   inboxId: number;
+  reopenWindowHours: number;
+  texts: InboundTexts;
   /** Empty: do not react. */
   confirmEmoji: string;
+  enrich?: (author: DiscordAuthor) => Promise<ContactEnrichment>;
+  nextSeq: () => bigint;
   log: Logger;
+  now?: () => number;
   /** Persists progress for this item before the next side effect. */
   checkpoint(progress: DmProgress): Promise<void>;
+}
+
+export function scheduleOf(settings: InboxSettings): WorkingSchedule {
+  return {
+    enabled: settings.workingHoursEnabled,
+    timeZone: settings.timeZone,
+    days: settings.workingHours,
+  };
 }
 
 export async function forwardDm(
@@ -46,10 +92,31 @@ export async function forwardDm(
   progress: DmProgress,
 ): Promise<void> {
   const log = deps.log.child({ discordUserId: dm.author.id, discordMessageId: dm.messageId });
+  // One progress record, updated in place by every step and saved before each side effect.
+  progress = { ...progress };
   if (progress.chatwootMessageId === undefined) {
-    const chatwootMessageId = await postToChatwoot(deps, dm, progress, log);
-    progress = { ...progress, chatwootMessageId };
+    const now = (deps.now ?? Date.now)();
+    const settings = await deps.inbox.get();
+    const open = isOpenAt(scheduleOf(settings), now);
+    if (!open && !deps.texts.outsideHoursAccept) {
+      await queueNotice(deps, outsideHoursRefusal(deps, settings, dm, now));
+      log.info("dm refused outside working hours");
+      return;
+    }
+    let posted: { id: number; ticket: ResolvedTicket; created: boolean };
+    try {
+      posted = await postToChatwoot(deps, dm, progress, settings, log);
+    } catch (error) {
+      if (error instanceof ServiceError && error.service === "chatwoot" && isRetryable(error)) {
+        await tellDelayedOnce(deps, dm, progress, log);
+      }
+      throw error;
+    }
+    progress.chatwootMessageId = posted.id;
     await deps.checkpoint(progress);
+    if (progress.delayNotified) await deps.conversations.clearDelayNotified(dm.author.id);
+    if (posted.created) await greet(deps, dm, posted.ticket.conversationId, settings);
+    if (!open) await tellOutsideHoursOnce(deps, dm, posted.ticket.conversationId, settings, now);
   }
   if (deps.confirmEmoji) {
     try {
@@ -69,18 +136,19 @@ async function postToChatwoot(
   deps: InboundDeps,
   dm: InboundDm,
   progress: DmProgress,
+  settings: InboxSettings,
   log: Logger,
-): Promise<number> {
+): Promise<{ id: number; ticket: ResolvedTicket; created: boolean }> {
   for (let attempt = 0;; attempt++) {
-    const ticket = await resolveTicket(deps, dm.author);
+    const { ticket, created } = await resolveTicket(deps, dm.author, settings);
     if (progress.postStarted) {
       const existing = await findBySourceId(deps.chatwoot, ticket.conversationId, dm.messageId);
       if (existing !== undefined) {
         log.info("dm already in chatwoot", { conversationId: ticket.conversationId });
-        return existing;
+        return { id: existing, ticket, created };
       }
     } else {
-      progress = { ...progress, postStarted: true };
+      progress.postStarted = true;
       await deps.checkpoint(progress);
     }
     try {
@@ -93,7 +161,7 @@ async function postToChatwoot(
         chatwootMessageId: posted.id,
         latencyMs: Date.now() - dm.receivedAt,
       });
-      return posted.id;
+      return { id: posted.id, ticket, created };
     } catch (error) {
       // The conversation was deleted in Chatwoot: open a new one once, and post there.
       if (attempt === 0 && isServiceStatus(error, "chatwoot", 404)) {
@@ -120,4 +188,118 @@ async function findBySourceId(
     if (isServiceStatus(error, "chatwoot", 404)) return undefined;
     throw error;
   }
+}
+
+function queueNotice(deps: Pick<InboundDeps, "mailbox" | "nextSeq">, item: OutboundNotice) {
+  return deps.mailbox.append({
+    dir: "out",
+    userId: item.discordUserId,
+    items: [{ seq: deps.nextSeq(), item }],
+    dedupe: { kind: "notice", id: item.noticeId },
+  });
+}
+
+function outOfOfficeText(deps: InboundDeps, settings: InboxSettings, dm: InboundDm): string {
+  const text = settings.outOfOfficeMessage.trim() || deps.texts.outsideHoursFallbackMessage;
+  return renderTemplate(text, { contactName: displayName(dm.author), inboxName: settings.name });
+}
+
+function outsideHoursRefusal(
+  deps: InboundDeps,
+  settings: InboxSettings,
+  dm: InboundDm,
+  now: number,
+): OutboundNotice {
+  return notice(dm.author.id, `ooo-refused:${dm.messageId}`, {
+    tone: "danger",
+    title: "Message not delivered",
+    description: `${outOfOfficeText(deps, settings, dm)}\n\n` +
+      "**Your message was not passed on to our team.** Please send it again when we are open." +
+      backAtLine(nextOpening(scheduleOf(settings), now)),
+  });
+}
+
+/** Outside working hours in accept mode: once per conversation until it is resolved. */
+async function tellOutsideHoursOnce(
+  deps: InboundDeps,
+  dm: InboundDm,
+  conversationId: number,
+  settings: InboxSettings,
+  now: number,
+) {
+  const { before, after } = await deps.conversations.update(
+    conversationId,
+    (s) =>
+      s?.outOfOfficeShown ? s : {
+        userId: dm.author.id,
+        status: "open",
+        lastActivityAt: Math.floor(now / 1000),
+        eventAt: 0,
+        ...s,
+        outOfOfficeShown: true,
+      },
+  );
+  if (before?.outOfOfficeShown || !after) return;
+  await queueNotice(
+    deps,
+    notice(dm.author.id, `ooo:${conversationId}:${dm.messageId}`, {
+      tone: "warning",
+      title: "We're offline",
+      description: `${outOfOfficeText(deps, settings, dm)}\n\n` +
+        "Your message was passed on; an agent will answer when we are back." +
+        backAtLine(nextOpening(scheduleOf(settings), now)),
+    }),
+  );
+}
+
+/**
+ * A new ticket gets a greeting: the inbox's own when Chatwoot has one enabled,
+ * else GREETING_MESSAGE. (Chatwoot's own greeting template is not relayed, so
+ * it is never shown twice.)
+ */
+async function greet(
+  deps: InboundDeps,
+  dm: InboundDm,
+  conversationId: number,
+  settings: InboxSettings,
+) {
+  const text = settings.greetingEnabled && settings.greetingMessage.trim()
+    ? settings.greetingMessage
+    : deps.texts.greetingEnabled
+    ? deps.texts.greetingMessage
+    : "";
+  if (!text) return;
+  await queueNotice(
+    deps,
+    notice(dm.author.id, `greeting:${conversationId}`, {
+      tone: "primary",
+      description: renderTemplate(text, {
+        contactName: displayName(dm.author),
+        inboxName: settings.name,
+      }),
+    }),
+  );
+}
+
+/** While Chatwoot cannot be reached, the user hears once that their message waits. */
+async function tellDelayedOnce(
+  deps: InboundDeps,
+  dm: InboundDm,
+  progress: DmProgress,
+  log: Logger,
+) {
+  if (progress.delayNotified) return;
+  if (await deps.conversations.markDelayNotified(dm.author.id)) {
+    await queueNotice(
+      deps,
+      notice(dm.author.id, `delayed:${dm.messageId}`, {
+        tone: "warning",
+        title: "Delivery delayed",
+        description: deps.texts.deliveryDelayedMessage,
+      }),
+    );
+    log.info("user told delivery is delayed");
+  }
+  progress.delayNotified = true;
+  await deps.checkpoint(progress);
 }

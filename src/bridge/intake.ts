@@ -42,11 +42,25 @@ export type MessageEventOutcome =
 
 /** Queues an agent's message for the Discord user, once per Chatwoot message id. */
 export async function acceptMessageEvent(
-  deps: IntakeDeps & { scope: { inboxId: number; accountId: number }; nextSeq: () => bigint },
+  deps: IntakeDeps & {
+    scope: { inboxId: number; accountId: number; csatEnabled: boolean };
+    nextSeq: () => bigint;
+  },
   event: ChatwootMessageEvent,
 ): Promise<MessageEventOutcome> {
   const routing = routeMessageEvent(event, deps.scope, Date.now());
   if (routing.action === "drop") return { status: "dropped", reason: routing.reason };
+  if (routing.action === "ask-csat") {
+    const accepted = await deps.mailbox.append({
+      dir: "out",
+      userId: routing.prompt.discordUserId,
+      items: [{ seq: deps.nextSeq(), item: routing.prompt }],
+      dedupe: { kind: "message_created", id: String(event.messageId) },
+    });
+    return accepted
+      ? { status: "queued", discordUserId: routing.prompt.discordUserId }
+      : { status: "duplicate" };
+  }
   const reply = routing.reply;
   const segments = segmentForStorage(reply);
   const accepted = await deps.mailbox.append({

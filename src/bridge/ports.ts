@@ -1,3 +1,6 @@
+import type { NoticeButton, NoticeEmbed } from "./notices.ts";
+import type { WorkingDay } from "./working_hours.ts";
+
 /**
  * The ports the bridge core talks through. Adapters (src/discord, src/chatwoot,
  * src/store) implement them; the core never imports an adapter.
@@ -35,9 +38,35 @@ export interface ChatwootConversation {
   lastActivityAt: number;
 }
 
+/** The inbox settings the ticket lifecycle follows (read from Chatwoot at run time). */
+export interface InboxSettings {
+  id: number;
+  name: string;
+  channelType: string;
+  greetingEnabled: boolean;
+  greetingMessage: string;
+  workingHoursEnabled: boolean;
+  workingHours: WorkingDay[];
+  timeZone: string;
+  outOfOfficeMessage: string;
+  csatSurveyEnabled: boolean;
+  lockToSingleConversation: boolean;
+}
+
+export interface ConversationDetails {
+  id: number;
+  inboxId: number;
+  status: string;
+  /** Unix seconds. */
+  lastActivityAt: number;
+  /** The public id the CSAT survey link carries. */
+  uuid: string | null;
+}
+
 export interface NewContact {
   name: string;
   identifier: string;
+  email?: string;
   avatarUrl?: string;
   customAttributes: Record<string, string>;
   /** Also creates the contact inbox in the bridge inbox with this source id. */
@@ -61,13 +90,21 @@ export interface ChatwootPort {
   /** The conversation's latest messages (Chatwoot returns up to 20). */
   listMessages(conversationId: number): Promise<{ id: number; sourceId: string | null }[]>;
   /** An authenticated read of the bridge inbox: proves the URL, the token and the inbox. */
-  getInbox(): Promise<{ id: number; name: string; channelType: string }>;
+  getInbox(): Promise<InboxSettings>;
+  getConversation(conversationId: number): Promise<ConversationDetails>;
+  toggleStatus(conversationId: number, status: "open" | "resolved"): Promise<void>;
+  createPrivateNote(conversationId: number, content: string): Promise<{ id: number }>;
+  /** Public CSAT endpoint; 422 once the survey is older than 14 days. */
+  submitCsat(uuid: string, response: { rating: number; feedback: string }): Promise<void>;
 }
 
 // ---------------------------------------------------------------- Discord
 
 export interface OutgoingDiscordMessage {
-  content: string;
+  content?: string;
+  /** Rendered with the configured branding (colour by tone, footer, icon). */
+  embed?: NoticeEmbed;
+  button?: NoticeButton;
   /** Discord drops a second message with the same nonce sent within a few minutes. */
   nonce?: string;
 }
@@ -78,6 +115,7 @@ export interface DiscordPort {
   /** Sends a message that can never ping anyone. */
   sendMessage(channelId: string, message: OutgoingDiscordMessage): Promise<{ id: string }>;
   addReaction(channelId: string, messageId: string, emoji: string): Promise<void>;
+  editMessage(channelId: string, messageId: string, message: OutgoingDiscordMessage): Promise<void>;
 }
 
 // ---------------------------------------------------------------- State
@@ -113,4 +151,56 @@ export interface MailboxAppend {
 export interface MailboxPort {
   /** Stores the items durably and wakes the mailbox; false when the dedupe key was seen. */
   append(request: MailboxAppend): Promise<boolean>;
+}
+
+// ---------------------------------------------------------------- Lifecycle state
+
+export interface InboxSettingsSource {
+  /**
+   * The inbox settings, at most five minutes old. When Chatwoot cannot be
+   * reached the last known settings are used, and without any, defaults
+   * (always open, no lock) — a DM is never held back for want of settings.
+   */
+  get(): Promise<InboxSettings>;
+  /** Stores settings just read (the health check reads the inbox every minute anyway). */
+  remember(settings: InboxSettings): Promise<void>;
+}
+
+/** What the bridge knows of one conversation, from webhooks and its own actions. */
+export interface ConversationState {
+  userId: string;
+  status: string;
+  /** Unix seconds, from the last status event. */
+  lastActivityAt: number;
+  /** Chatwoot's `updated_at` of the last status event applied; older events are ignored. */
+  eventAt: number;
+  /** The out-of-office notice was shown since the conversation was last resolved. */
+  outOfOfficeShown?: boolean;
+}
+
+export interface ConversationStore {
+  get(conversationId: number): Promise<ConversationState | undefined>;
+  /** Applies `change` atomically (retrying on conflict) and returns the states before and after. */
+  update(
+    conversationId: number,
+    change: (current: ConversationState | undefined) => ConversationState | undefined,
+  ): Promise<{ before: ConversationState | undefined; after: ConversationState | undefined }>;
+  /** Marks that the user was told delivery is delayed; false when they already were. */
+  markDelayNotified(userId: string): Promise<boolean>;
+  clearDelayNotified(userId: string): Promise<void>;
+}
+
+/** A CSAT question shown to a user, and whether they answered it. */
+export interface CsatPrompt {
+  uuid: string;
+  userId: string;
+  conversationId: number;
+  channelId: string;
+  messageId: string;
+  rating?: number;
+}
+
+export interface CsatStore {
+  get(uuid: string): Promise<CsatPrompt | undefined>;
+  save(prompt: CsatPrompt): Promise<void>;
 }

@@ -8,7 +8,15 @@
  * `discord:<id>` and continues their last conversation in this inbox.
  */
 import { isServiceStatus } from "./errors.ts";
-import type { ChatwootContact, ChatwootPort, Logger, TicketRecord, TicketStore } from "./ports.ts";
+import type {
+  ChatwootContact,
+  ChatwootPort,
+  ConversationStore,
+  InboxSettings,
+  Logger,
+  TicketRecord,
+  TicketStore,
+} from "./ports.ts";
 
 export interface DiscordAuthor {
   id: string;
@@ -20,9 +28,23 @@ export interface DiscordAuthor {
 export interface TicketDeps {
   chatwoot: ChatwootPort;
   tickets: TicketStore;
+  conversations: ConversationStore;
   inboxId: number;
+  /** 0: always continue the last conversation; N: a resolved one idle longer than N hours is not reopened. */
+  reopenWindowHours: number;
+  /** Adds what plugins know about the user to a new contact; never throws. */
+  enrich?: (author: DiscordAuthor) => Promise<ContactEnrichment>;
   log: Logger;
+  now?: () => number;
 }
+
+export interface ContactEnrichment {
+  name?: string;
+  email?: string;
+  customAttributes?: Record<string, string>;
+}
+
+export type ResolvedTicket = TicketRecord & { conversationId: number };
 
 export function contactIdentifier(userId: string): string {
   return `discord:${userId}`;
@@ -33,33 +55,70 @@ export function displayName(author: DiscordAuthor): string {
   return author.globalName?.trim() || author.username;
 }
 
-/** Returns the user's ticket with a conversation, creating what is missing. */
+/**
+ * The conversation a DM from this user goes to, creating what is missing.
+ *
+ * Lock to single conversation (inbox setting) → always the last conversation,
+ * which the DM reopens. Otherwise REOPEN_WINDOW_HOURS: 0 → the last one as
+ * well; N → a new conversation when the last one is resolved and was last
+ * active more than N hours ago.
+ */
 export async function resolveTicket(
   deps: TicketDeps,
   author: DiscordAuthor,
-): Promise<TicketRecord & { conversationId: number }> {
+  settings: InboxSettings,
+): Promise<{ ticket: ResolvedTicket; created: boolean }> {
   const known = await deps.tickets.get(author.id);
   if (known?.conversationId !== undefined) {
-    return known as TicketRecord & { conversationId: number };
+    const reuse = await continueConversation(deps, known.conversationId, settings);
+    if (reuse) return { ticket: known as ResolvedTicket, created: false };
   }
   const { record, isNew } = known
     ? { record: known, isNew: false }
     : await findOrCreateContact(deps, author);
   // A contact created just now has no conversation to continue: skip the lookup.
-  const conversationId =
-    (isNew ? undefined : await lastConversationInInbox(deps, record.contactId)) ??
-      (await deps.chatwoot.createConversation({
-        contactId: record.contactId,
-        sourceId: record.sourceId,
-      })).id;
+  const last = isNew || known?.conversationId !== undefined
+    ? undefined
+    : await lastConversationInInbox(deps, record.contactId, author.id);
+  let conversationId = last?.id;
+  let created = false;
+  if (
+    conversationId === undefined || !(await continueConversation(deps, conversationId, settings))
+  ) {
+    conversationId = (await deps.chatwoot.createConversation({
+      contactId: record.contactId,
+      sourceId: record.sourceId,
+    })).id;
+    created = true;
+  }
   const ticket = { ...record, conversationId };
   await deps.tickets.save(ticket);
-  deps.log.info("ticket resolved", {
+  deps.log.info(created ? "ticket opened" : "ticket continued", {
     discordUserId: author.id,
     contactId: ticket.contactId,
     conversationId,
   });
-  return ticket;
+  return { ticket, created };
+}
+
+/**
+ * Whether a DM may go to this conversation under the reopen rules. When it
+ * reopens a resolved or snoozed one, the new status is recorded first, so the
+ * status webhook that follows is not taken for an agent reopening it.
+ */
+async function continueConversation(
+  deps: TicketDeps,
+  conversationId: number,
+  settings: InboxSettings,
+): Promise<boolean> {
+  const state = await deps.conversations.get(conversationId);
+  if (!state || state.status === "open" || state.status === "pending") return true;
+  const idleMs = (deps.now ?? Date.now)() - state.lastActivityAt * 1000;
+  const tooOld = !settings.lockToSingleConversation && deps.reopenWindowHours > 0 &&
+    state.status === "resolved" && idleMs > deps.reopenWindowHours * 3600_000;
+  if (tooOld) return false;
+  await deps.conversations.update(conversationId, (s) => s && { ...s, status: "open" });
+  return true;
 }
 
 /** Forgets the stored conversation (it was deleted in Chatwoot) so the next DM opens a new one. */
@@ -75,13 +134,16 @@ async function findOrCreateContact(
   author: DiscordAuthor,
 ): Promise<{ record: TicketRecord; isNew: boolean }> {
   const identifier = contactIdentifier(author.id);
+  const extra = await deps.enrich?.(author) ?? {};
   try {
     const created = await deps.chatwoot.createContact({
-      name: displayName(author),
+      name: extra.name ?? displayName(author),
       identifier,
+      email: extra.email,
       avatarUrl: author.avatarUrl ?? undefined,
       sourceId: author.id,
       customAttributes: {
+        ...extra.customAttributes,
         discord_id: author.id,
         discord_username: author.username,
         discord_display_name: displayName(author),
@@ -123,13 +185,23 @@ async function findContactByIdentifier(
   return found.find((c) => c.identifier === identifier);
 }
 
+/** The contact's most recently active conversation in this inbox; its status is recorded. */
 async function lastConversationInInbox(
   deps: TicketDeps,
   contactId: number,
-): Promise<number | undefined> {
+  userId: string,
+): Promise<{ id: number } | undefined> {
   const conversations = await deps.chatwoot.listContactConversations(contactId);
-  const inInbox = conversations
+  const last = conversations
     .filter((c) => c.inboxId === deps.inboxId)
-    .sort((a, b) => b.lastActivityAt - a.lastActivityAt);
-  return inInbox[0]?.id;
+    .sort((a, b) => b.lastActivityAt - a.lastActivityAt)[0];
+  if (!last) return undefined;
+  await deps.conversations.update(last.id, (s) =>
+    s ?? {
+      userId,
+      status: last.status,
+      lastActivityAt: last.lastActivityAt,
+      eventAt: 0,
+    });
+  return { id: last.id };
 }

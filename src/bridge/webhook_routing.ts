@@ -2,7 +2,7 @@
  * Decides what a Chatwoot `message_created` event means for Discord: a reply
  * to relay, or something to drop (with the reason, for the logs).
  */
-import type { OutboundReply } from "./outbound.ts";
+import type { CsatPromptItem, OutboundReply } from "./outbound.ts";
 
 /** The fields of a `message_created` webhook the bridge uses (parsed by the Chatwoot adapter). */
 export interface ChatwootMessageEvent {
@@ -11,6 +11,8 @@ export interface ChatwootMessageEvent {
   messageType: string;
   private: boolean;
   content: string;
+  /** text, input_csat, … */
+  contentType: string;
   inboxId: number;
   accountId: number | undefined;
   conversationId: number;
@@ -22,7 +24,13 @@ export interface ChatwootMessageEvent {
 
 export type Routing =
   | { action: "relay"; reply: OutboundReply }
+  | { action: "ask-csat"; prompt: CsatPromptItem }
   | { action: "drop"; reason: string };
+
+/** The survey link Chatwoot appends to a CSAT template: `<FRONTEND_URL>/survey/responses/<uuid>`. */
+export function csatUuidFrom(content: string): string | undefined {
+  return /\/survey\/responses\/([0-9a-fA-F-]{36})\b/.exec(content)?.[1];
+}
 
 const DISCORD_ID = /^\d{17,20}$/;
 
@@ -43,7 +51,7 @@ export function discordUserOf(
 
 export function routeMessageEvent(
   event: ChatwootMessageEvent,
-  scope: { inboxId: number; accountId: number },
+  scope: { inboxId: number; accountId: number; csatEnabled: boolean },
   receivedAt: number,
 ): Routing {
   if (event.inboxId !== scope.inboxId) return { action: "drop", reason: "other inbox" };
@@ -55,9 +63,26 @@ export function routeMessageEvent(
     // Incoming messages are the echo of what the bridge itself posted.
     return { action: "drop", reason: `${event.messageType} message` };
   }
-  if (event.content.trim() === "") return { action: "drop", reason: "no text" };
   const discordUserId = discordUserOf(event);
   if (!discordUserId) return { action: "drop", reason: "contact is not a Discord user" };
+  if (event.messageType === "template") {
+    if (event.contentType !== "input_csat") {
+      // Chatwoot's greeting and out-of-office templates: cordwoot sends its own, once.
+      return { action: "drop", reason: "chatwoot template message" };
+    }
+    if (!scope.csatEnabled) return { action: "drop", reason: "CSAT_ENABLED is false" };
+    return {
+      action: "ask-csat",
+      prompt: {
+        kind: "csat_prompt",
+        discordUserId,
+        conversationId: event.conversationId,
+        uuid: csatUuidFrom(event.content) ?? null,
+        receivedAt,
+      },
+    };
+  }
+  if (event.content.trim() === "") return { action: "drop", reason: "no text" };
   return {
     action: "relay",
     reply: {

@@ -77,7 +77,36 @@ const schemas = {
   conversation: z.object({ id: z.number() }),
   message: z.object({ id: z.number() }),
   messages: z.object({ payload: z.array(messageSchema) }),
-  inbox: z.object({ id: z.number(), name: z.string(), channel_type: z.string() }),
+  inbox: z.object({
+    id: z.number(),
+    name: z.string(),
+    channel_type: z.string(),
+    greeting_enabled: z.boolean().nullish(),
+    greeting_message: z.string().nullish(),
+    working_hours_enabled: z.boolean().nullish(),
+    working_hours: z.array(z.object({
+      day_of_week: z.number(),
+      closed_all_day: z.boolean().nullish(),
+      open_all_day: z.boolean().nullish(),
+      open_hour: z.number().nullish(),
+      open_minutes: z.number().nullish(),
+      close_hour: z.number().nullish(),
+      close_minutes: z.number().nullish(),
+    })).nullish(),
+    timezone: z.string().nullish(),
+    out_of_office_message: z.string().nullish(),
+    csat_survey_enabled: z.boolean().nullish(),
+    lock_to_single_conversation: z.boolean().nullish(),
+  }),
+  conversationDetails: z.object({
+    id: z.number(),
+    inbox_id: z.number(),
+    status: z.string(),
+    last_activity_at: z.number().nullish(),
+    timestamp: z.number().nullish(),
+    uuid: z.string().nullish(),
+  }),
+  anything: z.unknown(),
 };
 
 export function createChatwootClient(options: ChatwootClientOptions): ChatwootPort {
@@ -91,13 +120,14 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootPo
     path: string,
     schema: z.ZodType<T>,
     body?: unknown,
+    base = accountBase,
   ): Promise<T> {
     let response: Response;
     try {
-      response = await doFetch(`${accountBase}${path}`, {
+      response = await doFetch(`${base}${path}`, {
         method,
         headers: {
-          "api_access_token": options.apiToken,
+          ...(base === accountBase ? { "api_access_token": options.apiToken } : {}),
           "accept": "application/json",
           ...(body === undefined ? {} : { "content-type": "application/json" }),
         },
@@ -134,6 +164,7 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootPo
       const res = await call("create contact", "POST", "/contacts", schemas.createContact, {
         name: contact.name,
         identifier: contact.identifier,
+        email: contact.email,
         avatar_url: contact.avatarUrl,
         custom_attributes: contact.customAttributes,
         inbox_id: options.inboxId,
@@ -223,7 +254,84 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootPo
 
     async getInbox() {
       const res = await call("read inbox", "GET", `/inboxes/${options.inboxId}`, schemas.inbox);
-      return { id: res.id, name: res.name, channelType: res.channel_type };
+      return {
+        id: res.id,
+        name: res.name,
+        channelType: res.channel_type,
+        greetingEnabled: res.greeting_enabled ?? false,
+        greetingMessage: res.greeting_message ?? "",
+        workingHoursEnabled: res.working_hours_enabled ?? false,
+        workingHours: (res.working_hours ?? []).map((d) => ({
+          dayOfWeek: d.day_of_week,
+          closedAllDay: d.closed_all_day ?? false,
+          openAllDay: d.open_all_day ?? false,
+          openHour: d.open_hour ?? null,
+          openMinutes: d.open_minutes ?? null,
+          closeHour: d.close_hour ?? null,
+          closeMinutes: d.close_minutes ?? null,
+        })),
+        timeZone: res.timezone || "UTC",
+        outOfOfficeMessage: res.out_of_office_message ?? "",
+        csatSurveyEnabled: res.csat_survey_enabled ?? false,
+        lockToSingleConversation: res.lock_to_single_conversation ?? false,
+      };
+    },
+
+    async getConversation(conversationId) {
+      const c = await call(
+        "read conversation",
+        "GET",
+        `/conversations/${conversationId}`,
+        schemas.conversationDetails,
+      );
+      return {
+        id: c.id,
+        inboxId: c.inbox_id,
+        status: c.status,
+        lastActivityAt: c.last_activity_at ?? c.timestamp ?? 0,
+        uuid: c.uuid ?? null,
+      };
+    },
+
+    async toggleStatus(conversationId, status) {
+      await call(
+        `set conversation status to ${status}`,
+        "POST",
+        `/conversations/${conversationId}/toggle_status`,
+        schemas.anything,
+        { status },
+      );
+    },
+
+    async createPrivateNote(conversationId, content) {
+      const res = await call(
+        "post private note",
+        "POST",
+        `/conversations/${conversationId}/messages`,
+        schemas.message,
+        { content, message_type: "outgoing", private: true },
+      );
+      return { id: res.id };
+    },
+
+    async submitCsat(uuid, response) {
+      await call(
+        "submit CSAT rating",
+        "PUT",
+        `/public/api/v1/csat_survey/${encodeURIComponent(uuid)}`,
+        schemas.anything,
+        {
+          message: {
+            submitted_values: {
+              csat_survey_response: {
+                rating: response.rating,
+                feedback_message: response.feedback,
+              },
+            },
+          },
+        },
+        options.baseUrl,
+      );
     },
   };
 }

@@ -7,6 +7,7 @@
  * bytes, so the body is verified before it is parsed.
  */
 import { z } from "zod";
+import type { ConversationStatusEvent } from "../bridge/status_events.ts";
 import type { ChatwootMessageEvent } from "../bridge/webhook_routing.ts";
 
 /** How far a delivery's timestamp may be from our clock, either way. */
@@ -69,6 +70,7 @@ const messageEventSchema = z.object({
   message_type: z.string(),
   private: z.boolean().nullish(),
   content: z.string().nullish(),
+  content_type: z.string().nullish(),
   inbox: z.object({ id: z.number().int() }),
   account: z.object({ id: z.number().int() }).nullish(),
   conversation: z.object({
@@ -80,10 +82,27 @@ const messageEventSchema = z.object({
   }),
 });
 
+const conversationEventSchema = z.object({
+  event: z.enum(["conversation_updated", "conversation_status_changed"]),
+  id: z.number().int(),
+  inbox_id: z.number().int(),
+  status: z.string(),
+  account: z.object({ id: z.number().int() }).nullish(),
+  changed_attributes: z.array(z.record(z.string(), z.unknown())).nullish(),
+  last_activity_at: z.number().nullish(),
+  timestamp: z.number().nullish(),
+  updated_at: z.number().nullish(),
+  contact_inbox: z.object({ source_id: z.string().nullish() }).nullish(),
+  meta: z.object({
+    sender: z.object({ identifier: z.string().nullish() }).nullish(),
+  }).nullish(),
+});
+
 const envelopeSchema = z.object({ event: z.string().min(1).max(100) });
 
 export type ParsedWebhook =
   | { kind: "message_created"; message: ChatwootMessageEvent }
+  | { kind: "conversation_status"; conversation: ConversationStatusEvent }
   | { kind: "other"; event: string }
   | { kind: "invalid"; reason: string };
 
@@ -97,17 +116,13 @@ export function parseWebhook(rawBody: string): ParsedWebhook {
   }
   const envelope = envelopeSchema.safeParse(json);
   if (!envelope.success) return { kind: "invalid", reason: "no event name" };
-  if (envelope.data.event !== "message_created") {
-    return { kind: "other", event: envelope.data.event };
+  const event = envelope.data.event;
+  if (event === "conversation_updated" || event === "conversation_status_changed") {
+    return parseConversationEvent(json);
   }
+  if (event !== "message_created") return { kind: "other", event };
   const parsed = messageEventSchema.safeParse(json);
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    return {
-      kind: "invalid",
-      reason: `message_created: ${first.path.join(".") || "body"}: ${first.message}`,
-    };
-  }
+  if (!parsed.success) return invalid("message_created", parsed.error);
   const e = parsed.data;
   return {
     kind: "message_created",
@@ -116,11 +131,44 @@ export function parseWebhook(rawBody: string): ParsedWebhook {
       messageType: e.message_type,
       private: e.private ?? false,
       content: e.content ?? "",
+      contentType: e.content_type ?? "text",
       inboxId: e.inbox.id,
       accountId: e.account?.id,
       conversationId: e.conversation.id,
       contactIdentifier: e.conversation.meta?.sender?.identifier ?? null,
       contactSourceId: e.conversation.contact_inbox?.source_id ?? null,
+    },
+  };
+}
+
+function invalid(event: string, error: z.ZodError): ParsedWebhook {
+  const first = error.issues[0];
+  return {
+    kind: "invalid",
+    reason: `${event}: ${first.path.join(".") || "body"}: ${first.message}`,
+  };
+}
+
+function parseConversationEvent(json: unknown): ParsedWebhook {
+  const parsed = conversationEventSchema.safeParse(json);
+  if (!parsed.success) return invalid("conversation event", parsed.error);
+  const e = parsed.data;
+  return {
+    kind: "conversation_status",
+    conversation: {
+      event: e.event,
+      conversationId: e.id,
+      inboxId: e.inbox_id,
+      accountId: e.account?.id,
+      status: e.status,
+      // conversation_status_changed carries null here (Chatwoot reads it after save).
+      statusChanged: e.event === "conversation_updated"
+        ? (e.changed_attributes ?? []).some((change) => "status" in change)
+        : undefined,
+      contactIdentifier: e.meta?.sender?.identifier ?? null,
+      contactSourceId: e.contact_inbox?.source_id ?? null,
+      lastActivityAt: e.last_activity_at ?? e.timestamp ?? 0,
+      updatedAt: e.updated_at ?? 0,
     },
   };
 }

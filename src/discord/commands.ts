@@ -5,17 +5,33 @@
  * `COMMANDS` (one bulk PUT), so running it twice changes nothing and a
  * command removed here disappears from Discord.
  */
-import { createRestManager, DISCORD_API_URL } from "@discordeno/bot";
+import {
+  ApplicationCommandOptionTypes,
+  createRestManager,
+  DISCORD_API_URL,
+  DiscordApplicationIntegrationType,
+  DiscordInteractionContextType,
+} from "@discordeno/bot";
+import { TICKET_COMMANDS } from "../bridge/commands.ts";
 import type { Config } from "../config.ts";
 import { toDiscordError } from "./errors.ts";
 
-export interface CommandDefinition {
-  name: string;
-  description: string;
+/** The global command list, usable in the bot's DMs. */
+export function commandPayloads() {
+  return TICKET_COMMANDS.map((c) => ({
+    name: c.name,
+    description: c.description,
+    integrationTypes: [DiscordApplicationIntegrationType.GuildInstall],
+    contexts: [DiscordInteractionContextType.BotDm],
+    options: (c.options ?? []).map((o) => ({
+      type: ApplicationCommandOptionTypes.String,
+      name: o.name,
+      description: o.description,
+      required: o.required,
+      ...(o.maxLength ? { maxLength: o.maxLength } : {}),
+    })),
+  }));
 }
-
-/** The commands users see. The ticket lifecycle commands join this list. */
-export const COMMANDS: CommandDefinition[] = [];
 
 export async function registerCommands(
   config: Pick<Config, "discordToken" | "discordApplicationId" | "discordApiUrl">,
@@ -29,9 +45,7 @@ export async function registerCommands(
       : {}),
   });
   try {
-    const registered = await rest.upsertGlobalApplicationCommands(
-      COMMANDS.map((c) => ({ ...c, contexts: [0, 1], integrationTypes: [0] })),
-    );
+    const registered = await rest.upsertGlobalApplicationCommands(commandPayloads());
     out(
       `Registered ${registered.length} global command(s) for application ${config.discordApplicationId}:`,
     );

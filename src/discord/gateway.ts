@@ -45,6 +45,9 @@ export interface DiscordGatewayOptions {
   >;
   log: Logger;
   onDm(dm: InboundDm): Promise<void>;
+  /** A raw INTERACTION_CREATE payload (snake_case, as Discord sends it). */
+  onInteraction(raw: unknown): Promise<void>;
+  onReady(): void;
   onFatal(explanation: string): void;
 }
 
@@ -101,9 +104,18 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
       },
     },
     loggerFactory: loggerFor,
+    handlers: {
+      // Interactions are handled from the raw payload: the same code serves the HTTP endpoint.
+      INTERACTION_CREATE(_bot, packet) {
+        options.onInteraction(packet.d).catch((error) =>
+          log.error("interaction handler failed", { error: String(error) })
+        );
+      },
+    },
     events: {
       ready() {
         log.info("discord gateway ready");
+        options.onReady();
       },
       async messageCreate(message) {
         if (message.guildId !== undefined) return;

@@ -1,9 +1,18 @@
 /** The DiscordPort over Discordeno's REST helpers. */
-import type { DiscordPort } from "../bridge/ports.ts";
+import type { DiscordPort, OutgoingDiscordMessage } from "../bridge/ports.ts";
+import type { BrandingConfig } from "../config.ts";
+import { renderButtonRow, renderEmbed } from "./embeds.ts";
 import { toDiscordError } from "./errors.ts";
 import type { DiscordBot } from "./gateway.ts";
 
-export function createDiscordRest(bot: DiscordBot): DiscordPort {
+export function createDiscordRest(bot: DiscordBot, branding: BrandingConfig): DiscordPort {
+  const body = (message: OutgoingDiscordMessage) => ({
+    ...(message.content !== undefined ? { content: message.content } : {}),
+    ...(message.embed ? { embeds: [renderEmbed(message.embed, branding)] } : {}),
+    ...(message.button ? { components: [renderButtonRow(message.button)] } : {}),
+    // Nothing the bridge sends may ping anyone.
+    allowedMentions: { parse: [] },
+  });
   return {
     async openDmChannel(userId) {
       try {
@@ -16,14 +25,19 @@ export function createDiscordRest(bot: DiscordBot): DiscordPort {
     async sendMessage(channelId, message) {
       try {
         const sent = await bot.helpers.sendMessage(BigInt(channelId), {
-          content: message.content,
-          // Nothing an agent writes may ping anyone.
-          allowedMentions: { parse: [] },
+          ...body(message),
           ...(message.nonce ? { nonce: message.nonce, enforceNonce: true } : {}),
         });
         return { id: sent.id.toString() };
       } catch (error) {
         throw toDiscordError(error, `sending a message to channel ${channelId}`);
+      }
+    },
+    async editMessage(channelId, messageId, message) {
+      try {
+        await bot.helpers.editMessage(BigInt(channelId), BigInt(messageId), body(message));
+      } catch (error) {
+        throw toDiscordError(error, `editing message ${messageId}`);
       }
     },
     async addReaction(channelId, messageId, emoji) {

@@ -8,6 +8,7 @@ import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { MessageEventOutcome } from "../bridge/intake.ts";
 import type { Logger } from "../bridge/ports.ts";
+import type { ConversationStatusEvent, StatusOutcome } from "../bridge/status_events.ts";
 import type { ChatwootMessageEvent } from "../bridge/webhook_routing.ts";
 import { parseWebhook, type SignatureCheck } from "../chatwoot/webhook.ts";
 
@@ -26,6 +27,7 @@ export interface HttpDeps {
     headers: { signature: string | null; timestamp: string | null },
   ) => Promise<SignatureCheck>;
   acceptMessageEvent(event: ChatwootMessageEvent): Promise<MessageEventOutcome>;
+  acceptStatusEvent(event: ConversationStatusEvent): Promise<StatusOutcome>;
   health(): Promise<HealthReport>;
 }
 
@@ -56,6 +58,15 @@ export function createHttpApp(deps: HttpDeps): Hono {
       if (parsed.kind === "invalid") {
         log.warn("webhook refused: malformed payload", { reason: parsed.reason });
         return c.json({ error: "malformed payload", reason: parsed.reason }, 400);
+      }
+      if (parsed.kind === "conversation_status") {
+        const outcome = await deps.acceptStatusEvent(parsed.conversation);
+        log.debug("conversation event", {
+          event: parsed.conversation.event,
+          conversationId: parsed.conversation.conversationId,
+          outcome: outcome.status,
+        });
+        return c.json({ ok: true, outcome: outcome.status });
       }
       if (parsed.kind === "other") {
         log.debug("webhook event ignored", { event: parsed.event });

@@ -9,6 +9,10 @@
  * retry/<dir>/<discordUserId>                 → RetryState after a failed attempt
  * dead/<dir>/<discordUserId>/<seq>            → DeadItem: failed for good, kept for operators
  * seen/<kind>/<id>                            → dedupe marker (expires after a week)
+ * inbox_settings                              → CachedInboxSettings (settings + fetch time)
+ * conversation/<conversationId>               → ConversationState (status as last seen, flags)
+ * delay_notice/<discordUserId>                → the user was told delivery is delayed
+ * csat/<uuid>                                 → CsatPrompt (who was asked, and whether they rated)
  */
 export type Direction = "in" | "out";
 
@@ -27,4 +31,8 @@ export const keys = {
   deadItem: (dir: Direction, userId: string, seq: bigint) => ["dead", dir, userId, seq] as const,
   allDead: () => ["dead"] as const,
   seen: (kind: string, id: string) => ["seen", kind, id] as const,
+  inboxSettings: () => ["inbox_settings"] as const,
+  conversation: (conversationId: number) => ["conversation", conversationId] as const,
+  delayNotice: (userId: string) => ["delay_notice", userId] as const,
+  csat: (uuid: string) => ["csat", uuid] as const,
 };

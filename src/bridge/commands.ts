@@ -1,0 +1,193 @@
+/**
+ * The user's slash commands: /status, /close [reason], /reopen, /help.
+ * Each answers with one embed, shown only to the user (ephemeral).
+ *
+ * /close and /reopen record the new status before asking Chatwoot for it, so
+ * the status webhook that follows does not send a second notice; when
+ * Chatwoot refuses, the record is put back as it was.
+ */
+import { describeError } from "./errors.ts";
+import type { NoticeEmbed } from "./notices.ts";
+import type {
+  ChatwootPort,
+  ConversationState,
+  ConversationStore,
+  Logger,
+  TicketStore,
+} from "./ports.ts";
+import { discordTimestamp } from "./working_hours.ts";
+
+export interface CommandDeps {
+  chatwoot: ChatwootPort;
+  tickets: TicketStore;
+  conversations: ConversationStore;
+  reopenWindowHours: number;
+  lockToSingleConversation: () => Promise<boolean>;
+  log: Logger;
+  now?: () => number;
+}
+
+export interface CommandDefinition {
+  name: string;
+  description: string;
+  options?: { name: string; description: string; required: boolean; maxLength?: number }[];
+}
+
+export const TICKET_COMMANDS: CommandDefinition[] = [
+  { name: "status", description: "Show your support ticket: its status, last activity and number" },
+  {
+    name: "close",
+    description: "Close your support ticket",
+    options: [{
+      name: "reason",
+      description: "Why you are closing it (seen by our team only)",
+      required: false,
+      maxLength: 1000,
+    }],
+  },
+  { name: "reopen", description: "Reopen your last support ticket" },
+  { name: "help", description: "How this support bot works" },
+];
+
+const STATUS_LABEL: Record<string, string> = {
+  open: "Open",
+  pending: "Queued for an agent",
+  snoozed: "Snoozed",
+  resolved: "Resolved",
+};
+
+const noTicket: NoticeEmbed = {
+  tone: "info",
+  title: "No ticket yet",
+  description: "You have no support ticket. Send me a message here to open one.",
+};
+
+function unavailable(what: string, error: unknown, log: Logger): NoticeEmbed {
+  log.warn(`/${what} failed`, { error: describeError(error) });
+  return {
+    tone: "danger",
+    title: "Please try again",
+    description: `Our help desk did not answer, so your ticket could not be ${what}. ` +
+      "Nothing was changed; please try again in a moment.",
+  };
+}
+
+export async function showTicketStatus(deps: CommandDeps, userId: string): Promise<NoticeEmbed> {
+  const ticket = await deps.tickets.get(userId);
+  if (ticket?.conversationId === undefined) return noTicket;
+  try {
+    const c = await deps.chatwoot.getConversation(ticket.conversationId);
+    const activity = c.lastActivityAt ? discordTimestamp(c.lastActivityAt * 1000) : "none yet";
+    return {
+      tone: c.status === "resolved" ? "success" : "info",
+      title: `Ticket #${c.id}`,
+      description: `**Status:** ${
+        STATUS_LABEL[c.status] ?? c.status
+      }\n**Last activity:** ${activity}`,
+    };
+  } catch (error) {
+    return unavailable("read", error, deps.log);
+  }
+}
+
+export async function closeTicket(
+  deps: CommandDeps,
+  userId: string,
+  reason: string | undefined,
+): Promise<NoticeEmbed> {
+  const ticket = await deps.tickets.get(userId);
+  if (ticket?.conversationId === undefined) return noTicket;
+  const id = ticket.conversationId;
+  let previous: ConversationState | undefined;
+  try {
+    const c = await deps.chatwoot.getConversation(id);
+    if (c.status === "resolved") {
+      return {
+        tone: "info",
+        title: `Ticket #${id}`,
+        description: "This ticket is already closed.",
+      };
+    }
+    previous = (await deps.conversations.update(id, (s) => ({
+      userId,
+      lastActivityAt: c.lastActivityAt,
+      eventAt: 0,
+      ...s,
+      status: "resolved",
+      outOfOfficeShown: false,
+    }))).before;
+    if (reason?.trim()) {
+      await deps.chatwoot.createPrivateNote(
+        id,
+        `Closed by the customer on Discord: ${reason.trim()}`,
+      );
+    }
+    await deps.chatwoot.toggleStatus(id, "resolved");
+  } catch (error) {
+    await deps.conversations.update(id, () => previous);
+    return unavailable("closed", error, deps.log);
+  }
+  deps.log.info("ticket closed by user", { discordUserId: userId, conversationId: id });
+  return {
+    tone: "success",
+    title: `Ticket #${id} closed`,
+    description: "Thanks for letting us know. Send a message any time to reach us again.",
+  };
+}
+
+export async function reopenTicket(deps: CommandDeps, userId: string): Promise<NoticeEmbed> {
+  const ticket = await deps.tickets.get(userId);
+  if (ticket?.conversationId === undefined) return noTicket;
+  const id = ticket.conversationId;
+  let previous: ConversationState | undefined;
+  try {
+    const c = await deps.chatwoot.getConversation(id);
+    if (c.status === "open" || c.status === "pending") {
+      return { tone: "info", title: `Ticket #${id}`, description: "This ticket is already open." };
+    }
+    const idleMs = (deps.now ?? Date.now)() - c.lastActivityAt * 1000;
+    const tooOld = deps.reopenWindowHours > 0 && c.status === "resolved" &&
+      idleMs > deps.reopenWindowHours * 3600_000 && !(await deps.lockToSingleConversation());
+    if (tooOld) {
+      return {
+        tone: "warning",
+        title: `Ticket #${id}`,
+        description: "This ticket was closed too long ago to reopen. " +
+          "Send me a message and a new ticket will be opened for you.",
+      };
+    }
+    previous = (await deps.conversations.update(id, (s) => ({
+      userId,
+      lastActivityAt: c.lastActivityAt,
+      eventAt: 0,
+      ...s,
+      status: "open",
+    }))).before;
+    await deps.chatwoot.toggleStatus(id, "open");
+  } catch (error) {
+    await deps.conversations.update(id, () => previous);
+    return unavailable("reopened", error, deps.log);
+  }
+  deps.log.info("ticket reopened by user", { discordUserId: userId, conversationId: id });
+  return {
+    tone: "primary",
+    title: `Ticket #${id} reopened`,
+    description: "Your ticket is open again. Write here and an agent will see it.",
+  };
+}
+
+export function helpText(): NoticeEmbed {
+  return {
+    tone: "info",
+    title: "How this works",
+    description: [
+      "Send me a direct message and it reaches our support team as a ticket; their answers arrive here.",
+      "A ✅ on your message means the team has it.",
+      "",
+      "**/status** — your ticket's status, last activity and number",
+      "**/close** `[reason]` — close your ticket (the reason is seen by our team only)",
+      "**/reopen** — reopen your last ticket",
+      "**/help** — this message",
+    ].join("\n"),
+  };
+}

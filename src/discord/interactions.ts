@@ -1,0 +1,207 @@
+/**
+ * Discord interactions: the slash commands, the "Rate us" button and the
+ * rating form. Interactions are read from Discord's raw JSON (the same shape
+ * over the gateway and over an HTTP interactions endpoint) and answered over
+ * REST within Discord's 3 seconds: at once when the answer is known, else
+ * deferred and edited when the work is done.
+ */
+import { InteractionResponseTypes, MessageComponentTypes, TextStyles } from "@discordeno/bot";
+import { z } from "zod";
+import {
+  closeTicket,
+  type CommandDeps,
+  helpText,
+  reopenTicket,
+  showTicketStatus,
+} from "../bridge/commands.ts";
+import {
+  acceptRating,
+  checkRating,
+  CSAT_COMMENT_MAX,
+  CSAT_CUSTOM_ID_PREFIX,
+  type CsatTexts,
+  ratingAllowed,
+} from "../bridge/csat.ts";
+import type { NoticeEmbed } from "../bridge/notices.ts";
+import type { CsatStore, Logger, MailboxPort } from "../bridge/ports.ts";
+import type { BrandingConfig } from "../config.ts";
+import { renderEmbed } from "./embeds.ts";
+import type { DiscordBot } from "./gateway.ts";
+
+const EPHEMERAL = 64;
+
+const optionSchema = z.object({ name: z.string(), value: z.unknown().optional() });
+const componentSchema = z.object({
+  type: z.number(),
+  custom_id: z.string().optional(),
+  value: z.string().optional(),
+});
+const interactionSchema = z.object({
+  id: z.string(),
+  token: z.string(),
+  type: z.number(),
+  channel_id: z.string().optional(),
+  guild_id: z.string().optional(),
+  user: z.object({ id: z.string() }).optional(),
+  member: z.object({ user: z.object({ id: z.string() }) }).optional(),
+  data: z.object({
+    name: z.string().optional(),
+    custom_id: z.string().optional(),
+    options: z.array(optionSchema).optional(),
+    components: z.array(z.object({
+      type: z.number(),
+      components: z.array(componentSchema).optional(),
+      component: componentSchema.optional(),
+    })).optional(),
+  }).optional(),
+});
+
+export type RawInteraction = z.infer<typeof interactionSchema>;
+
+export interface InteractionDeps {
+  bot: DiscordBot;
+  commands: CommandDeps;
+  csat: CsatStore;
+  csatTexts: CsatTexts;
+  mailbox: MailboxPort;
+  branding: BrandingConfig;
+  log: Logger;
+}
+
+/** Reads a raw interaction; undefined when it is not one we can use. */
+export function parseInteraction(raw: unknown): RawInteraction | undefined {
+  const parsed = interactionSchema.safeParse(raw);
+  return parsed.success ? parsed.data : undefined;
+}
+
+/** Form values by custom id, from both the legacy ActionRow and the newer Label layout. */
+function formValues(i: RawInteraction): Record<string, string> {
+  const values: Record<string, string> = {};
+  for (const row of i.data?.components ?? []) {
+    for (const c of [...(row.components ?? []), ...(row.component ? [row.component] : [])]) {
+      if (c.custom_id && c.value !== undefined) values[c.custom_id] = c.value;
+    }
+  }
+  return values;
+}
+
+export async function handleInteraction(deps: InteractionDeps, raw: unknown): Promise<void> {
+  const i = parseInteraction(raw);
+  if (!i) {
+    deps.log.warn("interaction ignored: unexpected shape");
+    return;
+  }
+  const userId = i.user?.id ?? i.member?.user.id;
+  if (!userId) return;
+  const log = deps.log.child({ discordUserId: userId, interactionId: i.id });
+  const embed = (e: NoticeEmbed) => renderEmbed(e, deps.branding);
+  const respond = async (type: InteractionResponseTypes, data?: Record<string, unknown>) => {
+    await deps.bot.helpers.sendInteractionResponse(BigInt(i.id), i.token, { type, data } as never);
+  };
+  const reply = (e: NoticeEmbed) =>
+    respond(InteractionResponseTypes.ChannelMessageWithSource, {
+      embeds: [embed(e)],
+      flags: EPHEMERAL,
+    });
+  const deferThenEdit = async (work: () => Promise<NoticeEmbed>) => {
+    await respond(InteractionResponseTypes.DeferredChannelMessageWithSource, { flags: EPHEMERAL });
+    const result = await work();
+    await deps.bot.helpers.editOriginalInteractionResponse(i.token, { embeds: [embed(result)] });
+  };
+
+  try {
+    if (i.type === 2) {
+      const option = (name: string) => {
+        const value = i.data?.options?.find((o) => o.name === name)?.value;
+        return typeof value === "string" ? value : undefined;
+      };
+      switch (i.data?.name) {
+        case "help":
+          return await reply(helpText());
+        case "status":
+          return await deferThenEdit(() => showTicketStatus(deps.commands, userId));
+        case "close":
+          return await deferThenEdit(() => closeTicket(deps.commands, userId, option("reason")));
+        case "reopen":
+          return await deferThenEdit(() => reopenTicket(deps.commands, userId));
+        default:
+          log.warn("unknown command", { command: i.data?.name });
+          return await reply({ tone: "warning", description: "I do not know that command." });
+      }
+    }
+    const customId = i.data?.custom_id ?? "";
+    if (!customId.startsWith(CSAT_CUSTOM_ID_PREFIX)) return;
+    const uuid = customId.slice(CSAT_CUSTOM_ID_PREFIX.length);
+    if (i.type === 3) {
+      const allowed = await ratingAllowed(deps, uuid, userId);
+      if (!allowed.ok) return await reply(allowed.embed);
+      return await respond(InteractionResponseTypes.Modal, ratingForm(uuid, deps.csatTexts));
+    }
+    if (i.type === 5) {
+      const values = formValues(i);
+      const check = checkRating(values.rating ?? "", values.comment);
+      if (!check.ok) {
+        return await reply({
+          tone: "warning",
+          title: "Rating not sent",
+          description: `${check.problem} Press the button again to retry.`,
+        });
+      }
+      const allowed = await ratingAllowed(deps, uuid, userId);
+      if (!allowed.ok) return await reply(allowed.embed);
+      await respond(InteractionResponseTypes.DeferredChannelMessageWithSource, {
+        flags: EPHEMERAL,
+      });
+      await acceptRating(deps, {
+        kind: "csat_rating",
+        uuid,
+        discordUserId: userId,
+        rating: check.rating,
+        comment: check.comment,
+        interactionToken: i.token,
+        receivedAt: Date.now(),
+      });
+      log.info("csat rating queued", { rating: check.rating });
+    }
+  } catch (error) {
+    log.error("interaction failed", {
+      error: error instanceof Error ? error.message : String(error),
+    });
+  }
+}
+
+function ratingForm(uuid: string, texts: CsatTexts) {
+  const rows = [{
+    type: MessageComponentTypes.ActionRow,
+    components: [{
+      type: MessageComponentTypes.InputText,
+      customId: "rating",
+      label: "Your rating, from 1 (poor) to 5 (great)",
+      style: TextStyles.Short,
+      minLength: 1,
+      maxLength: 1,
+      required: true,
+      placeholder: "5",
+    }],
+  }];
+  if (texts.commentEnabled) {
+    rows.push({
+      type: MessageComponentTypes.ActionRow,
+      components: [{
+        type: MessageComponentTypes.InputText,
+        customId: "comment",
+        label: "Comment",
+        style: TextStyles.Paragraph,
+        minLength: 0,
+        maxLength: CSAT_COMMENT_MAX,
+        required: false,
+        placeholder: texts.commentPlaceholder,
+      }],
+    });
+  }
+  return {
+    customId: `${CSAT_CUSTOM_ID_PREFIX}${uuid}`,
+    title: "Rate your support",
+    components: rows,
+  };
+}

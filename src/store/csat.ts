@@ -1,0 +1,16 @@
+/** CSAT prompts in Deno KV, kept for 30 days (Chatwoot accepts ratings for 14). */
+import type { CsatPrompt, CsatStore } from "../bridge/ports.ts";
+import { keys } from "./keys.ts";
+
+const KEEP_MS = 30 * 24 * 3600_000;
+
+export function createCsatStore(kv: Deno.Kv): CsatStore {
+  return {
+    async get(uuid) {
+      return (await kv.get<CsatPrompt>(keys.csat(uuid))).value ?? undefined;
+    },
+    async save(prompt) {
+      await kv.set(keys.csat(prompt.uuid), prompt, { expireIn: KEEP_MS });
+    },
+  };
+}
