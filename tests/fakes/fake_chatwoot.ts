@@ -100,6 +100,17 @@ export class FakeChatwoot {
    * handled; a returned Response is sent instead (the request is still recorded).
    */
   intercept: ((call: RecordedCall) => Response | undefined) | undefined;
+  /**
+   * Like Chatwoot, deliver webhooks for changes made through the API (status
+   * changes with their CSAT survey, incoming-message echoes). Off by default.
+   */
+  autoWebhooks = false;
+  /** Ratings received on the public CSAT endpoint. */
+  readonly csatResponses: { uuid: string; rating: number; feedback: string }[] = [];
+  /** Make the CSAT endpoint answer 422, as Chatwoot does 14 days after the survey. */
+  csatClosed = false;
+  /** Webhook deliveries made by `autoWebhooks`, with the bridge's answer. */
+  readonly autoDeliveries: { event: string; status: number }[] = [];
   #server!: Deno.HttpServer<Deno.NetAddr>;
   #ids = { contact: 40, contactInbox: 50, conversation: 120, message: 5000 };
 
@@ -252,6 +263,15 @@ export class FakeChatwoot {
       }
     }
     const prefix = `/api/v1/accounts/${this.accountId}`;
+    const survey = /^\/public\/api\/v1\/csat_survey\/([^/]+)$/.exec(url.pathname);
+    if (survey) {
+      const route = "/public/api/v1/csat_survey/{uuid}";
+      this.calls.push({ method: req.method, path: url.pathname, route, body, at: Date.now() });
+      const injected = this.intercept?.(this.calls.at(-1)!);
+      if (injected) return injected;
+      return this.#csatSurvey(req.method, decodeURIComponent(survey[1]), body);
+    }
+
     if (!url.pathname.startsWith("/api/v1/accounts/")) return notFound();
     const token = req.headers.get("api_access_token");
     if (!token) return json({ errors: ["You need to sign in or sign up before continuing."] }, 401);
@@ -297,6 +317,18 @@ export class FakeChatwoot {
         (p) => this.#contactConversations(Number(p[0])),
       ],
       ["POST", /^\/conversations$/, "/conversations", (_p, b) => this.#createConversation(b)],
+      [
+        "GET",
+        /^\/conversations\/(\d+)$/,
+        "/conversations/{conversation_id}",
+        (p) => this.#getConversation(Number(p[0])),
+      ],
+      [
+        "POST",
+        /^\/conversations\/(\d+)\/toggle_status$/,
+        "/conversations/{conversation_id}/toggle_status",
+        (p, b) => this.#toggleStatus(Number(p[0]), b),
+      ],
       [
         "POST",
         /^\/conversations\/(\d+)\/messages$/,
@@ -452,6 +484,121 @@ export class FakeChatwoot {
       conversation.status = "open";
     }
     return json(this.#messageJson(message));
+  }
+
+  #getConversation(conversationId: number): Response {
+    const conversation = this.conversations.find((c) => c.id === conversationId);
+    if (!conversation) return json({ error: "Resource could not be found" }, 404);
+    return json(this.#conversationJson(conversation));
+  }
+
+  #toggleStatus(conversationId: number, b: Record<string, unknown>): Response {
+    const conversation = this.conversations.find((c) => c.id === conversationId);
+    if (!conversation) return json({ error: "Resource could not be found" }, 404);
+    const requested = typeof b.status === "string"
+      ? b.status
+      : conversation.status === "open"
+      ? "resolved"
+      : "open";
+    if (!["open", "resolved", "pending", "snoozed"].includes(requested)) {
+      return json({ status: 500, error: "Internal Server Error" }, 500);
+    }
+    const payloads = this.setStatus(conversationId, requested as FakeConversation["status"]);
+    if (this.autoWebhooks) void this.#deliverAll(payloads);
+    return json({
+      payload: {
+        success: true,
+        conversation_id: conversationId,
+        current_status: requested,
+        snoozed_until: null,
+      },
+    });
+  }
+
+  /**
+   * Changes a conversation's status as an agent would, returning the webhooks
+   * Chatwoot sends for it: `conversation_updated` (with changed_attributes),
+   * `conversation_status_changed` (changed_attributes null) and, when a
+   * conversation is resolved in an inbox with CSAT on, its survey message.
+   */
+  setStatus(conversationId: number, status: FakeConversation["status"]): Record<string, unknown>[] {
+    const conversation = this.conversations.find((c) => c.id === conversationId)!;
+    const previous = conversation.status;
+    if (previous === status) return [];
+    conversation.status = status;
+    const updatedAt = Date.now() / 1000;
+    const data = this.#conversationWebhookData(conversation);
+    const payloads: Record<string, unknown>[] = [
+      {
+        ...data,
+        updated_at: updatedAt,
+        event: "conversation_updated",
+        changed_attributes: [
+          { status: { previous_value: previous, current_value: status } },
+          { updated_at: { previous_value: null, current_value: new Date().toISOString() } },
+        ],
+      },
+      {
+        ...data,
+        updated_at: updatedAt,
+        event: "conversation_status_changed",
+        changed_attributes: null,
+      },
+    ];
+    const hasSurvey = this.messagesIn(conversationId).some((m) => m.content_type === "input_csat");
+    if (status === "resolved" && this.inbox.csat_survey_enabled && !hasSurvey) {
+      const survey = this.#addMessage(conversation, {
+        content: "Please rate the conversation",
+        message_type: 3,
+        private: false,
+        source_id: null,
+        sender_type: null,
+        sender_id: null,
+      });
+      survey.content_type = "input_csat";
+      survey.content_attributes = { display_type: "emoji" };
+      const payload = this.messageCreatedPayload(survey);
+      // The webhook's content carries the survey link (message_content_presenter.rb).
+      payload.content =
+        `Please rate the conversation ${this.baseUrl}/survey/responses/${conversation.uuid}`;
+      payloads.push(payload);
+    }
+    return payloads;
+  }
+
+  async #deliverAll(payloads: Record<string, unknown>[]) {
+    for (const payload of payloads) {
+      const res = await this.deliver(payload).catch(() => undefined);
+      this.autoDeliveries.push({ event: String(payload.event), status: res?.status ?? 0 });
+    }
+  }
+
+  #csatSurvey(method: string, uuid: string, body: unknown): Response {
+    const conversation = this.conversations.find((c) => c.uuid === uuid);
+    const survey = conversation &&
+      this.messagesIn(conversation.id).find((m) => m.content_type === "input_csat");
+    if (!survey) return json({ status: 404, error: "Not Found" }, 404);
+    if (method === "GET") return json({ id: survey.id, conversation_id: conversation.id });
+    if (method !== "PUT" && method !== "PATCH") {
+      return json({ status: 404, error: "Not Found" }, 404);
+    }
+    if (this.csatClosed) {
+      return json({ error: "You cannot update the CSAT survey after 14 days" }, 422);
+    }
+    const r = (body as {
+      message?: {
+        submitted_values?: {
+          csat_survey_response?: { rating?: number; feedback_message?: string };
+        };
+      };
+    })?.message?.submitted_values?.csat_survey_response;
+    this.csatResponses.push({
+      uuid,
+      rating: Number(r?.rating),
+      feedback: r?.feedback_message ?? "",
+    });
+    survey.content_attributes = { ...survey.content_attributes, submitted_values: r };
+    return json({ id: survey.id, conversation_id: conversation.id });
   }
 
   #listMessages(conversationId: number): Response {

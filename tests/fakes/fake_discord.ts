@@ -36,6 +36,11 @@ export interface FakeUser {
   bot?: boolean;
 }
 
+export interface FakeInteraction {
+  id: string;
+  token: string;
+}
+
 export interface DmInput {
   userId: string;
   username?: string;
@@ -74,6 +79,16 @@ export class FakeDiscord {
   registeredCommands: unknown[] = [];
   /** When set, every IDENTIFY is answered with this close (4014 disallowed intents, say). */
   refuseIdentify: { code: number; reason: string } | undefined;
+  /** Interaction responses (`/callback`) by interaction id. */
+  readonly interactionResponses = new Map<
+    string,
+    { type: number; data?: Record<string, unknown> }
+  >();
+  /** Edits of `@original` interaction responses, by interaction token. */
+  readonly interactionEdits = new Map<string, Record<string, unknown>[]>();
+  /** Message edits the bot made (PATCH /channels/{c}/messages/{m}). */
+  readonly messageEdits: { channelId: string; messageId: string; body: Record<string, unknown> }[] =
+    [];
   #server!: Deno.HttpServer<Deno.NetAddr>;
   #sockets = new Set<WebSocket>();
   #ready = new Set<WebSocket>();
@@ -167,6 +182,84 @@ export class FakeDiscord {
     };
     this.dispatch("MESSAGE_CREATE", message);
     return { messageId, channelId };
+  }
+
+  /** A user runs a slash command in their DM with the bot. */
+  useCommand(userId: string, name: string, options: Record<string, string> = {}): FakeInteraction {
+    return this.#interact(userId, 2, {
+      id: snowflake(),
+      name,
+      type: 1,
+      options: Object.entries(options).map(([n, value]) => ({ name: n, type: 3, value })),
+    });
+  }
+
+  /** A user presses a button on a message the bot sent them. */
+  clickButton(userId: string, message: FakeMessage, customId: string): FakeInteraction {
+    return this.#interact(userId, 3, { custom_id: customId, component_type: 2 }, message);
+  }
+
+  /** A user submits a form (modal) with these values by field custom id. */
+  submitModal(userId: string, customId: string, values: Record<string, string>): FakeInteraction {
+    return this.#interact(userId, 5, {
+      custom_id: customId,
+      components: Object.entries(values).map(([id, value]) => ({
+        type: 1,
+        components: [{ type: 4, custom_id: id, value }],
+      })),
+    });
+  }
+
+  #interact(
+    userId: string,
+    type: number,
+    data: Record<string, unknown>,
+    message?: FakeMessage,
+  ): FakeInteraction {
+    const interaction = { id: snowflake(), token: `itoken-${crypto.randomUUID()}` };
+    const channelId = this.dmChannelOf(userId);
+    this.dispatch("INTERACTION_CREATE", {
+      ...interaction,
+      application_id: this.applicationId,
+      type,
+      version: 1,
+      user: {
+        id: userId,
+        username: `user${userId.slice(-4)}`,
+        discriminator: "0",
+        global_name: null,
+        avatar: null,
+      },
+      channel_id: channelId,
+      channel: { id: channelId, type: 1 },
+      context: 1,
+      authorizing_integration_owners: { "0": this.applicationId },
+      app_permissions: "0",
+      locale: "en-US",
+      entitlements: [],
+      attachment_size_limit: 10485760,
+      data,
+      ...(message ? { message } : {}),
+    });
+    return interaction;
+  }
+
+  /** Resolves with the interaction's first response (what the user saw at once). */
+  responseTo(i: FakeInteraction, timeoutMs = 5000) {
+    return this.waitFor(
+      () => this.interactionResponses.get(i.id),
+      `a response to ${i.id}`,
+      timeoutMs,
+    );
+  }
+
+  /** Resolves with the latest edit of the interaction's original response. */
+  editOf(i: FakeInteraction, timeoutMs = 5000) {
+    return this.waitFor(
+      () => this.interactionEdits.get(i.token)?.at(-1),
+      `an edit of ${i.id}`,
+      timeoutMs,
+    );
   }
 
   dispatch(t: string, d: unknown): void {
@@ -284,7 +377,9 @@ export class FakeDiscord {
     const path = url.pathname.replace(/^\/api\/v10/, "");
     const body = await readBody(req);
     this.requests.push({ method: req.method, path, body, headers: req.headers, at: Date.now() });
-    if (req.headers.get("authorization") !== `Bot ${this.token}`) {
+    // Interaction callbacks and follow-ups are authorised by the interaction token in the path.
+    const tokenAuthorised = /^\/(interactions|webhooks)\//.test(path);
+    if (!tokenAuthorised && req.headers.get("authorization") !== `Bot ${this.token}`) {
       return discordError(401, 0, "401: Unauthorized");
     }
     return this.#route(req.method, path, body);
@@ -314,6 +409,30 @@ export class FakeDiscord {
     if (method === "POST" && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
       return this.#createMessage(m[1], b);
     }
+    if (method === "PATCH" && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
+      const message = this.sent.find((s) => s.channel_id === m![1] && s.id === m![2]);
+      if (!message) return discordError(404, 10008, "Unknown Message");
+      Object.assign(message, b, { edited_timestamp: new Date().toISOString() });
+      this.messageEdits.push({ channelId: m[1], messageId: m[2], body: b });
+      return json(message);
+    }
+    if (method === "POST" && (m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path))) {
+      if (this.interactionResponses.has(m[1])) {
+        return discordError(400, 40060, "Interaction has already been acknowledged.");
+      }
+      this.interactionResponses.set(m[1], b as { type: number; data?: Record<string, unknown> });
+      return new Response(null, { status: 204, headers: rateLimitHeaders() });
+    }
+    if (
+      method === "PATCH" &&
+      (m = /^\/webhooks\/(\d+)\/([^/]+)\/messages\/@original$/.exec(path))
+    ) {
+      const edits = this.interactionEdits.get(m[2]) ?? [];
+      edits.push(b);
+      this.interactionEdits.set(m[2], edits);
+      return json({ id: snowflake(), ...b });
+    }
+
     if (
       method === "PUT" &&
       (m = /^\/channels\/(\d+)\/messages\/(\d+)\/reactions\/([^/]+)\/@me$/.exec(path))
@@ -348,7 +467,11 @@ export class FakeDiscord {
     }
     const content = typeof b.content === "string" ? b.content : "";
     if (content.length > 2000) return discordError(400, 50035, "Invalid Form Body");
-    if (content.trim() === "") return discordError(400, 50006, "Cannot send an empty message");
+    const embeds = Array.isArray(b.embeds) ? b.embeds : [];
+    if (content.trim() === "" && embeds.length === 0) {
+      return discordError(400, 50006, "Cannot send an empty message");
+    }
+    if (embeds.length > 10) return discordError(400, 50035, "Invalid Form Body");
     const nonce = typeof b.nonce === "string" ? b.nonce : undefined;
     if (nonce && b.enforce_nonce === true) {
       const earlier = this.sent.find((s) => s.channel_id === channelId && s.nonce === nonce);
@@ -375,13 +498,14 @@ export class FakeDiscord {
       mentions: [],
       mention_roles: [],
       attachments: [],
-      embeds: [],
-      components: [],
+      embeds,
+      components: Array.isArray(b.components) ? b.components : [],
       pinned: false,
       type: 0,
       flags: 0,
     };
     this.sent.push(message);
+
     return json(message);
   }
 }

@@ -1,0 +1,43 @@
+/** Shared steps for lifecycle tests. */
+import type { FakeMessage } from "../fakes/fake_discord.ts";
+import type { Harness } from "./harness.ts";
+
+/** The user writes and waits until the DM is confirmed; returns their conversation. */
+export async function openTicket(h: Harness, userId: string, content = "hello") {
+  const dm = h.discord.sendDm({ userId, content });
+  await h.discord.waitFor(
+    () => h.discord.reactions.some((r) => r.messageId === dm.messageId),
+    "the DM to be confirmed",
+  );
+  const message = h.chatwoot.messages.find((m) => m.source_id === dm.messageId)!;
+  return { conversationId: message.conversation_id, ...dm };
+}
+
+/** The embeds the user received, in order. */
+export function embedsSentTo(h: Harness, userId: string) {
+  return h.discord.sentTo(userId).flatMap((
+    m: FakeMessage,
+  ) => ((m.embeds ?? []) as { title?: string; description?: string; color?: number }[]));
+}
+
+export async function waitForEmbed(
+  h: Harness,
+  userId: string,
+  match: (e: { title?: string; description?: string }) => boolean,
+  what: string,
+) {
+  return await h.discord.waitFor(() => embedsSentTo(h, userId).find(match), what);
+}
+
+/** Lets queued work finish, so that "nothing else was sent" can be asserted. */
+export async function settle(h: Harness, ms = 250) {
+  await new Promise((r) => setTimeout(r, ms));
+  await h.bridge.mailboxes.idle();
+}
+
+export async function deliverAll(h: Harness, payloads: Record<string, unknown>[]) {
+  for (const p of payloads) {
+    const res = await h.chatwoot.deliver(p);
+    if (res.status !== 200) throw new Error(`webhook ${p.event} answered ${res.status}`);
+  }
+}
