@@ -112,3 +112,48 @@ Deno.test("the bot id is read from the token", () => {
   assert.equal(botIdFromToken("abc"), undefined);
   assert.equal(botIdFromToken(`${btoa("hello")}.a.b`), undefined);
 });
+
+Deno.test("branding, notices and plugins: seed names, defaults, and clear errors", () => {
+  const ok = loadConfig({
+    ...valid,
+    COLOR_PRIMARY: "#112233",
+    RESOLVED_MESSAGE: "",
+    PRESENCE_POLL_INTERVAL_MS: "90000",
+  });
+  assert.ok(ok.ok);
+  assert.equal(ok.config.branding.colors.primary, 0x112233);
+  assert.equal(ok.config.branding.colors.success, 0x6fd8a0);
+  assert.equal(ok.config.branding.footerText, "Support");
+  assert.equal(ok.config.lifecycle.resolvedMessage, "", "blank switches the notice off");
+  assert.equal(
+    ok.config.lifecycle.snoozedMessage,
+    "Your ticket has been snoozed. We'll follow up with you soon.",
+  );
+  assert.equal(ok.config.csat.buttonLabel, "⭐ Rate us");
+  assert.equal(ok.config.plugins.singlty, undefined, "disabled without its variables");
+
+  const bad = loadConfig({
+    ...valid,
+    COLOR_DANGER: "red",
+    REOPEN_WINDOW_HOURS: "-1",
+    CSAT_BUTTON_LABEL: "x".repeat(81),
+    CONTACT_LOOKUP_URL: "https://users.example.com/lookup",
+    CONTACT_LOOKUP_HEADER: "just-a-secret-value",
+  });
+  assert.ok(!bad.ok);
+  for (
+    const name of [
+      "COLOR_DANGER",
+      "REOPEN_WINDOW_HOURS",
+      "CSAT_BUTTON_LABEL",
+      "CONTACT_LOOKUP_URL",
+      "CONTACT_LOOKUP_HEADER",
+    ]
+  ) {
+    assert.ok(
+      bad.problems.some((p) => p.startsWith(`${name} `)),
+      `${name} not reported: ${bad.problems}`,
+    );
+  }
+  assert.ok(!bad.problems.join("\n").includes("just-a-secret-value"));
+});

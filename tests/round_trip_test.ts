@@ -92,7 +92,7 @@ Deno.test("an agent reply reaches the user's DM channel, unable to ping anyone",
   );
   assert.equal(response.status, 200);
   const sent = await h.discord.waitFor(
-    () => h.discord.sentTo(userId)[0],
+    () => h.discord.repliesTo(userId)[0],
     "the reply in the DM channel",
   );
   assert.equal(sent.channel_id, dm.channelId);
@@ -115,7 +115,7 @@ Deno.test("a 4500-character reply arrives as three messages with the text intact
 
   await h.chatwoot.deliver(h.chatwoot.agentReply(h.chatwoot.conversations[0].id, text));
   const parts = await h.discord.waitFor(
-    () => h.discord.sentTo(userId).length >= 3 && h.discord.sentTo(userId),
+    () => h.discord.repliesTo(userId).length >= 3 && h.discord.repliesTo(userId),
     "three parts",
   );
   assert.equal(parts.length, 3);
@@ -123,5 +123,5 @@ Deno.test("a 4500-character reply arrives as three messages with the text intact
   assert.equal(parts.map((p) => p.content).join("\n\n"), text);
   // Nothing else trickles in afterwards.
   await new Promise((r) => setTimeout(r, 200));
-  assert.equal(h.discord.sentTo(userId).length, 3);
+  assert.equal(h.discord.repliesTo(userId).length, 3);
 });

@@ -18,7 +18,7 @@ async function userWithTicket(h: Harness, userId: string) {
 async function settledSends(h: Harness, userId: string) {
   await new Promise((r) => setTimeout(r, 300));
   await h.bridge.mailboxes.idle();
-  return h.discord.sentTo(userId).length;
+  return h.discord.repliesTo(userId).length;
 }
 
 Deno.test("a forged signature gets 401 and nothing reaches Discord", async () => {
@@ -80,7 +80,7 @@ Deno.test("the same webhook delivered twice, even concurrently, gives one DM", a
     h.chatwoot.deliver(payload),
   ]);
   assert.deepEqual(responses.map((r) => r.status), [200, 200, 200]);
-  await h.discord.waitFor(() => h.discord.sentTo(userId).length > 0, "the reply");
+  await h.discord.waitFor(() => h.discord.repliesTo(userId).length > 0, "the reply");
   assert.equal(await settledSends(h, userId), 1);
 });
 
@@ -100,7 +100,7 @@ Deno.test("a reply finds the user from the contact identifier, in an older conve
   // Bridges before cordwoot wrote other source ids; the contact identifier is what counts.
   h.chatwoot.contactInboxes[0].source_id = "some-random-uuid";
   await h.chatwoot.deliver(h.chatwoot.agentReply(older, "found you"));
-  const sent = await h.discord.waitFor(() => h.discord.sentTo(userId)[0], "the reply");
+  const sent = await h.discord.waitFor(() => h.discord.repliesTo(userId)[0], "the reply");
   assert.equal(sent.content, "found you");
 });
 

@@ -139,6 +139,11 @@ export class FakeDiscord {
     return this.sent.filter((m) => m.channel_id === channelId);
   }
 
+  /** Plain-text messages (agent replies) the bot sent a user, leaving out embeds (notices). */
+  repliesTo(userId: string): FakeMessage[] {
+    return this.sentTo(userId).filter((m) => m.content !== "");
+  }
+
   dmChannelOf(userId: string): string {
     let id = this.#dmChannels.get(userId);
     if (!id) {
