@@ -7,7 +7,7 @@
 import { dirname } from "node:path";
 import denoJson from "./deno.json" with { type: "json" };
 import { askForRating, type CsatSubmission, submitRating } from "./src/bridge/csat.ts";
-import { describeError } from "./src/bridge/errors.ts";
+import { describeError, ServiceError } from "./src/bridge/errors.ts";
 import { type DmProgress, forwardDm, type InboundDm, scheduleOf } from "./src/bridge/inbound.ts";
 import { acceptDm, acceptMessageEvent, createSequence } from "./src/bridge/intake.ts";
 import type { NoticeEmbed, OutboundNotice } from "./src/bridge/notices.ts";
@@ -39,6 +39,10 @@ import { configuredPlugins, createEnricher } from "./src/plugins/registry.ts";
 import { createConversationStore } from "./src/store/conversations.ts";
 import { createCsatStore } from "./src/store/csat.ts";
 import { createInboxSettingsCache } from "./src/store/inbox_settings.ts";
+import { keys } from "./src/store/keys.ts";
+import { createMessageLinks } from "./src/store/links.ts";
+import { Metrics } from "./src/http/metrics.ts";
+
 import { createTicketStore } from "./src/store/tickets.ts";
 
 export const VERSION: string = denoJson.version;
@@ -150,12 +154,44 @@ export async function startBridge(
     nextSeq,
     log,
   };
-  const outboundDeps = { discord: discordRest, tickets, csat, chatwoot, texts: config.csat, log };
+  const links = createMessageLinks(kv);
+  const outboundDeps = {
+    discord: discordRest,
+    tickets,
+    csat,
+    chatwoot,
+    links,
+    texts: config.csat,
+    log,
+  };
 
+  const metrics = new Metrics();
   mailboxes = new Mailboxes({
     kv,
     wakeups: queueWakeups(kv),
     log,
+    observer: {
+      delivered(dir, entry) {
+        const item = entry.item as { kind: string; receivedAt?: number };
+        const direction = dir === "in" ? "to_chatwoot" : "to_discord";
+        metrics.inc("cordwoot_messages_relayed_total", { direction, kind: item.kind });
+        if (item.receivedAt) {
+          metrics.observeLatency({ direction }, (Date.now() - item.receivedAt) / 1000);
+        }
+      },
+      retrying(dir, error) {
+        const direction = dir === "in" ? "to_chatwoot" : "to_discord";
+        metrics.inc("cordwoot_retries_scheduled_total", { direction });
+        metrics.inc("cordwoot_delivery_failures_total", {
+          direction,
+          reason: failureReason(error),
+        });
+      },
+      dead(dir) {
+        const direction = dir === "in" ? "to_chatwoot" : "to_discord";
+        metrics.inc("cordwoot_delivery_failures_total", { direction, reason: "permanent" });
+      },
+    },
     handlers: {
       in: async (_userId, entry, checkpoint) => {
         const item = entry.item as InboundDm | CsatSubmission;
@@ -235,6 +271,41 @@ export async function startBridge(
         nextSeq,
         log,
       }, event),
+    countWebhook: (outcome) => metrics.inc("cordwoot_webhooks_total", { outcome }),
+    firstDelivery: async (deliveryId) => {
+      if (deliveryId.length > 200) return true; // not a Chatwoot delivery id; nothing to dedupe on
+      const key = keys.seen("delivery", deliveryId);
+      const res = await kv.atomic().check({ key, versionstamp: null })
+        .set(key, Date.now(), { expireIn: 24 * 3600_000 }).commit();
+      return res.ok;
+    },
+    metrics: async () => {
+      const stats = await mailboxes!.stats();
+      return metrics.render([
+        { name: "cordwoot_mailbox_depth", help: "Items waiting in mailboxes.", value: stats.depth },
+        {
+          name: "cordwoot_mailbox_oldest_age_seconds",
+          help: "Age of the oldest waiting item.",
+          value: stats.oldestAgeMs / 1000,
+        },
+        {
+          name: "cordwoot_mailboxes_retrying",
+          help: "Mailboxes waiting to retry.",
+          value: stats.retrying,
+        },
+        { name: "cordwoot_dead_letters", help: "Items that failed for good.", value: stats.dead },
+        {
+          name: "cordwoot_gateway_ready",
+          help: "1 when the gateway is connected.",
+          value: discord.isReady() ? 1 : 0,
+        },
+        {
+          name: "cordwoot_chatwoot_ok",
+          help: "1 when the last Chatwoot check passed.",
+          value: chatwootHealth.ok ? 1 : 0,
+        },
+      ]);
+    },
     health: async () => {
       const gatewayReady = discord.isReady();
       return {
@@ -341,6 +412,14 @@ function loggerFor(config: Config): Logger {
     format: config.logFormat,
     secrets: [config.discordToken, config.chatwootApiToken, config.webhookSecret ?? ""],
   });
+}
+
+/** A short, label-safe reason for a failed attempt: the service and status, or "network". */
+function failureReason(error: unknown): string {
+  if (error instanceof ServiceError) {
+    return error.status === 0 ? `${error.service}_unreachable` : `${error.service}_${error.status}`;
+  }
+  return "internal";
 }
 
 async function openKv(path: string): Promise<Deno.Kv> {

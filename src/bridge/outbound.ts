@@ -5,8 +5,16 @@
  * attempt: each part sent is checkpointed, and each carries a nonce Discord
  * enforces, so a part is not sent twice.
  */
+import { isRetryable, ServiceError } from "./errors.ts";
 import { nonceFor, type OutboundNotice } from "./notices.ts";
-import type { CsatStore, DiscordPort, Logger, TicketStore } from "./ports.ts";
+import type {
+  ChatwootPort,
+  CsatStore,
+  DiscordPort,
+  Logger,
+  MessageLinks,
+  TicketStore,
+} from "./ports.ts";
 import { splitMessage } from "./split_message.ts";
 
 /** An agent reply waiting in the outbound mailbox. Plain data: it is stored in KV. */
@@ -40,33 +48,91 @@ export interface ReplyProgress {
 export interface OutboundDeps {
   discord: DiscordPort;
   tickets: TicketStore;
+  chatwoot: ChatwootPort;
+  links: MessageLinks;
   log: Logger;
   checkpoint(progress: ReplyProgress): Promise<void>;
 }
 
+/** Discord JSON codes that mean the user cannot receive DMs from the bot. */
+const UNREACHABLE_USER: Record<number, string> = {
+  50007: "DMs are closed",
+  50278: "the user shares no server with the bot",
+  10013: "the Discord user does not exist",
+};
+
+export type ReplyOutcome =
+  | { status: "delivered"; discordMessageIds: string[] }
+  | { status: "already-delivered" }
+  | { status: "undeliverable"; reason: string };
+
+/**
+ * Sends an agent reply. A reply the user cannot receive (DMs closed, …) is
+ * not retried: its Chatwoot message is marked failed with the reason, and the
+ * conversation gets one private note saying so.
+ */
 export async function relayReply(
   deps: OutboundDeps,
   reply: OutboundReply,
   progress: ReplyProgress,
-): Promise<string[]> {
+): Promise<ReplyOutcome> {
   const log = deps.log.child({
     discordUserId: reply.discordUserId,
     conversationId: reply.conversationId,
     chatwootMessageId: reply.chatwootMessageId,
   });
-  const channelId = await dmChannelFor(deps, reply.discordUserId);
+  const segment = reply.segment ?? 0;
+  // Reconciliation and the webhook can both queue a reply; the link says it went out.
+  if (segment === 0 && !progress.sentPartIds?.length) {
+    if (await deps.links.discordFor(reply.chatwootMessageId)) {
+      return { status: "already-delivered" };
+    }
+  }
   const parts = splitMessage(reply.content).filter((p) => p.trim() !== "");
   const sent = [...(progress.sentPartIds ?? [])];
-  for (let i = sent.length; i < parts.length; i++) {
-    const message = await deps.discord.sendMessage(channelId, {
-      content: parts[i],
-      nonce: `cw${reply.chatwootMessageId}s${reply.segment ?? 0}p${i}`,
-    });
-    sent.push(message.id);
-    await deps.checkpoint({ sentPartIds: sent });
+  try {
+    const channelId = await dmChannelFor(deps, reply.discordUserId);
+    for (let i = sent.length; i < parts.length; i++) {
+      const message = await deps.discord.sendMessage(channelId, {
+        content: parts[i],
+        nonce: `cw${reply.chatwootMessageId}s${segment}p${i}`,
+      });
+      sent.push(message.id);
+      await deps.checkpoint({ sentPartIds: sent });
+    }
+  } catch (error) {
+    if (isRetryable(error) || !(error instanceof ServiceError) || error.service !== "discord") {
+      throw error;
+    }
+    const why = (error.code !== undefined && UNREACHABLE_USER[error.code]) || error.message;
+    const reason =
+      `Cannot deliver reply ${reply.chatwootMessageId} to Discord user ${reply.discordUserId}: ${why}${
+        error.code !== undefined ? ` (${error.code})` : ""
+      }`;
+    await reportUndeliverable(deps, reply, reason);
+    log.warn("reply undeliverable", { reason });
+    return { status: "undeliverable", reason };
   }
+  const existing = segment > 0 ? await deps.links.discordFor(reply.chatwootMessageId) : undefined;
+  await deps.links.link(reply.chatwootMessageId, [...(existing ?? []), ...sent]);
   log.info("reply delivered", { parts: sent.length, latencyMs: Date.now() - reply.receivedAt });
-  return sent;
+  return { status: "delivered", discordMessageIds: sent };
+}
+
+async function reportUndeliverable(deps: OutboundDeps, reply: OutboundReply, reason: string) {
+  await deps.chatwoot.updateMessageStatus(
+    reply.conversationId,
+    reply.chatwootMessageId,
+    "failed",
+    reason,
+  );
+  if (await deps.links.once("undeliverable_note", String(reply.conversationId))) {
+    await deps.chatwoot.createPrivateNote(
+      reply.conversationId,
+      `cordwoot: replies in this conversation cannot reach the user on Discord. ${reason}. ` +
+        "Each affected message is marked as failed.",
+    );
+  }
 }
 
 /** Sends a notice once (its nonce makes a re-run after a crash harmless). */

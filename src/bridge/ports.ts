@@ -63,6 +63,16 @@ export interface ConversationDetails {
   uuid: string | null;
 }
 
+export interface ChatwootMessage {
+  id: number;
+  sourceId: string | null;
+  /** incoming | outgoing | activity | template */
+  messageType: string;
+  private: boolean;
+  content: string;
+  contentType: string;
+}
+
 export interface NewContact {
   name: string;
   identifier: string;
@@ -87,8 +97,15 @@ export interface ChatwootPort {
     conversationId: number,
     message: { content: string; sourceId: string },
   ): Promise<{ id: number }>;
-  /** The conversation's latest messages (Chatwoot returns up to 20). */
-  listMessages(conversationId: number): Promise<{ id: number; sourceId: string | null }[]>;
+  /** The conversation's latest messages (Chatwoot returns up to 20), oldest first. */
+  listMessages(conversationId: number): Promise<ChatwootMessage[]>;
+  /** API inboxes only: delivery status of a message, with the reason when it failed. */
+  updateMessageStatus(
+    conversationId: number,
+    messageId: number,
+    status: "delivered" | "failed",
+    externalError?: string,
+  ): Promise<void>;
   /** An authenticated read of the bridge inbox: proves the URL, the token and the inbox. */
   getInbox(): Promise<InboxSettings>;
   getConversation(conversationId: number): Promise<ConversationDetails>;
@@ -127,6 +144,15 @@ export interface TicketRecord {
   /** The contact inbox source id in the bridge inbox. */
   sourceId: string;
   conversationId?: number;
+}
+
+/** Which Discord messages carry which Chatwoot message, both ways. */
+export interface MessageLinks {
+  /** The Discord message ids a Chatwoot message was delivered as, if it was. */
+  discordFor(chatwootMessageId: number): Promise<string[] | undefined>;
+  link(chatwootMessageId: number, discordMessageIds: string[]): Promise<void>;
+  /** Sets a one-time flag; false when it was already set (e.g. "private note about closed DMs sent"). */
+  once(kind: string, id: string): Promise<boolean>;
 }
 
 export interface TicketStore {

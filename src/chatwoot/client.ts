@@ -62,7 +62,16 @@ const conversationSchema = z.object({
   timestamp: z.number().nullish(),
 });
 
-const messageSchema = z.object({ id: z.number(), source_id: z.string().nullish() });
+const MESSAGE_TYPES = ["incoming", "outgoing", "activity", "template"];
+
+const messageSchema = z.object({
+  id: z.number(),
+  source_id: z.string().nullish(),
+  message_type: z.union([z.number(), z.string()]).nullish(),
+  private: z.boolean().nullish(),
+  content: z.string().nullish(),
+  content_type: z.string().nullish(),
+});
 
 const schemas = {
   createContact: z.object({
@@ -249,7 +258,26 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootPo
         `/conversations/${conversationId}/messages`,
         schemas.messages,
       );
-      return res.payload.map((m) => ({ id: m.id, sourceId: m.source_id ?? null }));
+      return res.payload.map((m) => ({
+        id: m.id,
+        sourceId: m.source_id ?? null,
+        messageType: typeof m.message_type === "number"
+          ? MESSAGE_TYPES[m.message_type] ?? "unknown"
+          : m.message_type ?? "unknown",
+        private: m.private ?? false,
+        content: m.content ?? "",
+        contentType: m.content_type ?? "text",
+      })).sort((a, b) => a.id - b.id);
+    },
+
+    async updateMessageStatus(conversationId, messageId, status, externalError) {
+      await call(
+        `mark message ${messageId} ${status}`,
+        "PATCH",
+        `/conversations/${conversationId}/messages/${messageId}`,
+        schemas.anything,
+        { status, ...(externalError ? { external_error: externalError } : {}) },
+      );
     },
 
     async getInbox() {

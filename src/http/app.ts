@@ -29,6 +29,11 @@ export interface HttpDeps {
   acceptMessageEvent(event: ChatwootMessageEvent): Promise<MessageEventOutcome>;
   acceptStatusEvent(event: ConversationStatusEvent): Promise<StatusOutcome>;
   health(): Promise<HealthReport>;
+  /** Prometheus exposition text. */
+  metrics(): Promise<string>;
+  /** False when this `X-Chatwoot-Delivery` id was seen before (a replayed delivery). */
+  firstDelivery(deliveryId: string): Promise<boolean>;
+  countWebhook(outcome: string): void;
 }
 
 export function createHttpApp(deps: HttpDeps): Hono {
@@ -50,15 +55,23 @@ export function createHttpApp(deps: HttpDeps): Hono {
           timestamp: c.req.header("x-chatwoot-timestamp") ?? null,
         });
         if (!check.ok) {
+          deps.countWebhook("bad_signature");
           log.warn("webhook refused: bad signature", { reason: check.reason });
           return c.json({ error: "invalid signature" }, 401);
         }
       }
       const parsed = parseWebhook(raw);
       if (parsed.kind === "invalid") {
+        deps.countWebhook("malformed");
         log.warn("webhook refused: malformed payload", { reason: parsed.reason });
         return c.json({ error: "malformed payload", reason: parsed.reason }, 400);
       }
+      if (delivery && !(await deps.firstDelivery(delivery))) {
+        deps.countWebhook("replayed");
+        log.info("replayed delivery ignored");
+        return c.json({ ok: true, outcome: "duplicate" });
+      }
+      deps.countWebhook(parsed.kind === "other" ? "ignored" : parsed.kind);
       if (parsed.kind === "conversation_status") {
         const outcome = await deps.acceptStatusEvent(parsed.conversation);
         log.debug("conversation event", {
@@ -96,6 +109,10 @@ export function createHttpApp(deps: HttpDeps): Hono {
   };
   app.get("/healthz", health);
   app.get("/health", health);
+  app.get("/metrics", async () =>
+    new Response(await deps.metrics(), {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+    }));
 
   app.all("/webhook", (c) => c.json({ error: "method not allowed" }, 405, { allow: "POST" }));
   app.notFound((c) => c.json({ error: "not found" }, 404));

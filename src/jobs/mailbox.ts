@@ -49,7 +49,15 @@ export type ItemHandler = (
   checkpoint: (progress: Record<string, unknown>) => Promise<void>,
 ) => Promise<void>;
 
+/** What happened to items, for metrics. */
+export interface MailboxObserver {
+  delivered?(dir: Direction, entry: MailboxEntry): void;
+  retrying?(dir: Direction, error: unknown): void;
+  dead?(dir: Direction, reason: string): void;
+}
+
 export interface MailboxOptions {
+  observer?: MailboxObserver;
   kv: Deno.Kv;
   wakeups: Wakeups;
   handlers: Record<Direction, ItemHandler>;
@@ -77,6 +85,7 @@ export class Mailboxes implements MailboxPort {
   readonly #instanceId: string;
   readonly #leaseMs: number;
   readonly #now: () => number;
+  readonly #observer: MailboxObserver;
   readonly #running = new Map<string, Promise<void>>();
   readonly #rerun = new Set<string>();
   #stopping = false;
@@ -89,6 +98,7 @@ export class Mailboxes implements MailboxPort {
     this.#instanceId = options.instanceId ?? crypto.randomUUID();
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
     this.#now = options.now ?? Date.now;
+    this.#observer = options.observer ?? {};
   }
 
   /** Starts taking wake-ups from the queue (or timers). */
@@ -225,10 +235,12 @@ export class Mailboxes implements MailboxPort {
     } catch (error) {
       if (error instanceof LostLease) throw error;
       if (isRetryable(error)) {
+        this.#observer.retrying?.(dir, error);
         await this.#scheduleRetry(target, error, lease());
         return "retry-later";
       }
       const reason = describeError(error);
+      this.#observer.dead?.(dir, reason);
       this.#log.error("item failed for good; kept as dead letter", { dir, userId, reason });
       const dead: DeadItem = { item: entry.value.item, reason, failedAt: this.#now() };
       const res = await this.#kv.atomic().check(lease())
@@ -240,6 +252,7 @@ export class Mailboxes implements MailboxPort {
     const res = await this.#kv.atomic().check(lease())
       .delete(entry.key).delete(keys.retry(dir, userId)).commit();
     if (!res.ok) throw new LostLease();
+    this.#observer.delivered?.(dir, entry.value);
     return "next";
   }
 

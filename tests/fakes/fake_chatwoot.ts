@@ -229,14 +229,21 @@ export class FakeChatwoot {
    */
   async deliver(
     payload: unknown,
-    options: { secret?: string; timestamp?: number; signature?: string; body?: string } = {},
+    options: {
+      secret?: string;
+      timestamp?: number;
+      signature?: string;
+      body?: string;
+      deliveryId?: string;
+    } = {},
   ): Promise<Response> {
     const body = options.body ?? JSON.stringify(payload);
     const headers: Record<string, string> = {
       "content-type": "application/json",
       "accept": "application/json",
-      "x-chatwoot-delivery": crypto.randomUUID(),
+      "x-chatwoot-delivery": options.deliveryId ?? crypto.randomUUID(),
     };
+
     const secret = options.secret ?? this.webhookSecret;
     if (secret !== undefined || options.signature !== undefined) {
       const timestamp = String(options.timestamp ?? Math.floor(Date.now() / 1000));
@@ -334,6 +341,12 @@ export class FakeChatwoot {
         /^\/conversations\/(\d+)\/messages$/,
         "/conversations/{conversation_id}/messages",
         (p, b) => this.#createMessage(Number(p[0]), b),
+      ],
+      [
+        "PATCH",
+        /^\/conversations\/(\d+)\/messages\/(\d+)$/,
+        "/conversations/{conversation_id}/messages/{message_id}",
+        (p, b) => this.#updateMessage(Number(p[0]), Number(p[1]), b),
       ],
       [
         "GET",
@@ -482,6 +495,28 @@ export class FakeChatwoot {
     // An incoming message reopens a resolved or snoozed API conversation.
     if (incoming && ["resolved", "snoozed"].includes(conversation.status)) {
       conversation.status = "open";
+    }
+    return json(this.#messageJson(message));
+  }
+
+  #updateMessage(conversationId: number, messageId: number, b: Record<string, unknown>): Response {
+    const message = this.messages.find((m) =>
+      m.id === messageId && m.conversation_id === conversationId
+    );
+    if (!message) return json({ error: "Resource could not be found" }, 404);
+    if (this.inbox.channel_type !== "Channel::Api") {
+      return json({ error: "Message status update is only allowed for API inboxes" }, 403);
+    }
+    const status = typeof b.status === "string" ? b.status : "";
+    // An invalid status is silently ignored, and `read` never goes back to `delivered`.
+    if (["sent", "delivered", "read", "failed"].includes(status)) {
+      if (!(message.status === "read" && status === "delivered")) message.status = status;
+    }
+    if (typeof b.external_error === "string") {
+      message.content_attributes = {
+        ...message.content_attributes,
+        external_error: b.external_error,
+      };
     }
     return json(this.#messageJson(message));
   }
