@@ -20,6 +20,9 @@ import {
 } from "./src/bridge/outbound.ts";
 import type { Logger, MailboxAppend } from "./src/bridge/ports.ts";
 import { applyStatusEvent } from "./src/bridge/status_events.ts";
+import type { ChatwootMessageEvent } from "./src/bridge/webhook_routing.ts";
+import { catchUpMissedDms, reconcileMissedReplies } from "./src/jobs/recovery.ts";
+
 import { isOpenAt } from "./src/bridge/working_hours.ts";
 import { createChatwootClient } from "./src/chatwoot/client.ts";
 import { createSignatureVerifier } from "./src/chatwoot/webhook.ts";
@@ -65,6 +68,10 @@ export interface RunningBridge {
   checkChatwoot(): Promise<void>;
   /** Sets the bot's presence from the working hours now (the cron runs it periodically). */
   refreshPresence(): Promise<void>;
+  /** Looks for agent messages whose webhook never came (the cron runs it every 5 minutes). */
+  reconcile(): Promise<{ conversations: number; apiCalls: number; queued: number }>;
+  /** Reads recent DM channels for DMs sent while the gateway was away (runs on every READY). */
+  catchUpMissedDms(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -104,6 +111,7 @@ export async function startBridge(
     log,
   };
   let refreshPresence = async () => {};
+  let catchUp = async (): Promise<unknown> => undefined;
   const discord = createDiscordBot({
     config,
     log,
@@ -120,7 +128,13 @@ export async function startBridge(
         branding: config.branding,
         log,
       }, raw),
-    onReady: () => void refreshPresence(),
+    onReady: () => {
+      void refreshPresence();
+      // Every (re)identify may have missed DMs: Discord replays only within a resumed session.
+      catchUp().catch((error) =>
+        log.warn("missed DM catch-up failed", { error: describeError(error) })
+      );
+    },
     onFatal: (explanation) => fatal.resolve(explanation),
   });
   const discordRest = createDiscordRest(discord.bot, config.branding);
@@ -166,6 +180,7 @@ export async function startBridge(
   };
 
   const metrics = new Metrics();
+  const recentMs = config.reconcileWindowHours * 3600_000;
   mailboxes = new Mailboxes({
     kv,
     wakeups: queueWakeups(kv),
@@ -180,6 +195,9 @@ export async function startBridge(
         }
       },
       retrying(dir, error) {
+        if (error instanceof ServiceError && error.service === "chatwoot") {
+          probeUntilChatwootIsBack();
+        }
         const direction = dir === "in" ? "to_chatwoot" : "to_discord";
         metrics.inc("cordwoot_retries_scheduled_total", { direction });
         metrics.inc("cordwoot_delivery_failures_total", {
@@ -193,7 +211,7 @@ export async function startBridge(
       },
     },
     handlers: {
-      in: async (_userId, entry, checkpoint) => {
+      in: async (userId, entry, checkpoint) => {
         const item = entry.item as InboundDm | CsatSubmission;
         if (item.kind === "csat_rating") {
           return await submitRating(
@@ -201,11 +219,26 @@ export async function startBridge(
             item,
           );
         }
-        await forwardDm(
+        const forwarded = await forwardDm(
           { ...inboundDeps, checkpoint: (p: DmProgress) => checkpoint({ ...p }) },
           item,
           entry.progress as DmProgress,
         );
+        const at = Date.now();
+        return [
+          {
+            key: keys.recentDm(userId),
+            value: { channelId: item.channelId, messageId: item.messageId, at },
+            expireIn: recentMs,
+          },
+          ...(forwarded
+            ? [{
+              key: keys.recentConversation(forwarded.conversationId),
+              value: { userId, at },
+              expireIn: recentMs,
+            }]
+            : []),
+        ];
       },
       out: async (_userId, entry, checkpoint) => {
         const item = entry.item as OutboundReply | OutboundNotice | CsatPromptItem;
@@ -220,6 +253,11 @@ export async function startBridge(
               item,
               entry.progress as ReplyProgress,
             );
+            return [{
+              key: keys.recentConversation(item.conversationId),
+              value: { userId: item.discordUserId, at: Date.now() },
+              expireIn: recentMs,
+            }];
         }
       },
     },
@@ -243,6 +281,29 @@ export async function startBridge(
     chatwootHealth.checkedAt = new Date().toISOString();
   };
 
+  /**
+   * While Chatwoot fails, read the inbox every 2 s; once it answers, every
+   * mailbox waiting on it is retried at once instead of at its next backoff.
+   */
+  let probing = false;
+  const probeUntilChatwootIsBack = () => {
+    if (probing) return;
+    probing = true;
+    void (async () => {
+      while (!crons.signal.aborted) {
+        await sleep(CHATWOOT_PROBE_MS, crons.signal);
+        if (crons.signal.aborted) break;
+        await checkChatwoot();
+        if (chatwootHealth.ok) {
+          const woken = await mailboxes!.wakeRetrying();
+          log.info("chatwoot is back; waiting mailboxes retried now", { mailboxes: woken });
+          break;
+        }
+      }
+      probing = false;
+    })();
+  };
+
   if (!config.webhookSecret) {
     log.warn(
       "WEBHOOK_SECRET is not set: webhook deliveries are accepted without a signature check",
@@ -252,16 +313,35 @@ export async function startBridge(
     ? await createSignatureVerifier(config.webhookSecret)
     : undefined;
   const scope = { inboxId: config.chatwootInboxId, accountId: config.chatwootAccountId };
+  const acceptAgentMessage = (event: ChatwootMessageEvent) =>
+    acceptMessageEvent({
+      mailbox,
+      log,
+      nextSeq,
+      scope: { ...scope, csatEnabled: config.csat.enabled },
+    }, event);
+  const reconcile = () =>
+    reconcileMissedReplies({
+      kv,
+      chatwoot,
+      tickets,
+      inboxId: config.chatwootInboxId,
+      windowHours: config.reconcileWindowHours,
+      accept: acceptAgentMessage,
+      log,
+    });
+  catchUp = () =>
+    catchUpMissedDms({
+      kv,
+      discord: discordRest,
+      windowHours: config.reconcileWindowHours,
+      accept: (dm) => acceptDm({ mailbox, log }, dm),
+      log,
+    });
   const app = createHttpApp({
     log,
     verifySignature: verify,
-    acceptMessageEvent: (event) =>
-      acceptMessageEvent({
-        mailbox,
-        log,
-        nextSeq,
-        scope: { ...scope, csatEnabled: config.csat.enabled },
-      }, event),
+    acceptMessageEvent: acceptAgentMessage,
     acceptStatusEvent: (event) =>
       applyStatusEvent({
         conversations,
@@ -337,8 +417,11 @@ export async function startBridge(
   cron("mailbox sweep", "* * * * *", () => mailboxes!.sweep());
   cron("chatwoot health", "* * * * *", checkChatwoot);
   cron("presence", presenceCronSchedule(config.presence.pollIntervalMs), () => refreshPresence());
+  cron("reconcile", "*/5 * * * *", reconcile);
 
   await Promise.all([checkChatwoot(), mailboxes.sweep()]);
+  // Not awaited: start-up must not wait on a Chatwoot that may be down.
+  reconcile().catch((error) => log.warn("reconciliation failed", { error: describeError(error) }));
   const gatewayStarted = startGateway(
     discord.start,
     log,
@@ -354,6 +437,8 @@ export async function startBridge(
     fatal: fatal.promise,
     checkChatwoot,
     refreshPresence: () => refreshPresence(),
+    reconcile,
+    catchUpMissedDms: () => catchUp(),
     async stop() {
       if (stopped) return;
       stopped = true;
@@ -367,6 +452,19 @@ export async function startBridge(
       log.info("stopped");
     },
   };
+}
+
+const CHATWOOT_PROBE_MS = 2_000;
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const id = setTimeout(resolve, ms);
+    signal.addEventListener("abort", () => {
+      clearTimeout(id);
+      resolve();
+    }, { once: true });
+  });
 }
 
 /**
@@ -395,13 +493,7 @@ async function startGateway(
         error: failure.message,
         retryInMs: delay,
       });
-      await new Promise((resolve) => {
-        const id = setTimeout(resolve, delay);
-        signal.addEventListener("abort", () => {
-          clearTimeout(id);
-          resolve(undefined);
-        }, { once: true });
-      });
+      await sleep(delay, signal);
     }
   }
 }

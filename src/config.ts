@@ -35,6 +35,8 @@ export interface Config {
   confirmEmoji: string;
   logLevel: LogLevel;
   logFormat: LogFormat;
+  /** Agent messages in conversations active this recently are checked for missed webhooks. */
+  reconcileWindowHours: number;
   lifecycle: LifecycleConfig;
   branding: BrandingConfig;
   csat: CsatConfig;
@@ -191,6 +193,10 @@ const schema = z.object({
     ).optional(),
   ).transform((v) => v ?? "json"),
 
+  RECONCILE_WINDOW_HOURS: blankAsUnset(
+    z.string().trim().regex(/^\d+$/, "expected a whole number of hours").transform(Number)
+      .refine((n) => n > 0, "expected a whole number of hours, at least 1").optional(),
+  ).transform((v) => v ?? 72),
   REOPEN_WINDOW_HOURS: blankAsUnset(
     z.string().trim().regex(/^\d+(\.\d+)?$/, "expected a number of hours, 0 or more").transform(
       Number,
@@ -290,6 +296,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       confirmEmoji: e.CONFIRM_EMOJI,
       logLevel: e.LOG_LEVEL,
       logFormat: e.LOG_FORMAT,
+      reconcileWindowHours: e.RECONCILE_WINDOW_HOURS,
       lifecycle: {
         reopenWindowHours: e.REOPEN_WINDOW_HOURS,
         outsideHoursAccept: e.OUTSIDE_HOURS_BEHAVIOR,

@@ -46,6 +46,7 @@ export interface DmProgress {
   /** Set before the Chatwoot POST: the message may exist even if no answer came back. */
   postStarted?: boolean;
   chatwootMessageId?: number;
+  conversationId?: number;
   /** The user was told delivery is delayed while this DM waited. */
   delayNotified?: boolean;
 }
@@ -86,11 +87,12 @@ export function scheduleOf(settings: InboxSettings): WorkingSchedule {
   };
 }
 
+/** Returns the conversation the DM went to; undefined when it was refused (outside hours). */
 export async function forwardDm(
   deps: InboundDeps,
   dm: InboundDm,
   progress: DmProgress,
-): Promise<void> {
+): Promise<{ conversationId: number } | undefined> {
   const log = deps.log.child({ discordUserId: dm.author.id, discordMessageId: dm.messageId });
   // One progress record, updated in place by every step and saved before each side effect.
   progress = { ...progress };
@@ -101,7 +103,7 @@ export async function forwardDm(
     if (!open && !deps.texts.outsideHoursAccept) {
       await queueNotice(deps, outsideHoursRefusal(deps, settings, dm, now));
       log.info("dm refused outside working hours");
-      return;
+      return undefined;
     }
     let posted: { id: number; ticket: ResolvedTicket; created: boolean };
     try {
@@ -113,6 +115,7 @@ export async function forwardDm(
       throw error;
     }
     progress.chatwootMessageId = posted.id;
+    progress.conversationId = posted.ticket.conversationId;
     await deps.checkpoint(progress);
     if (progress.delayNotified) await deps.conversations.clearDelayNotified(dm.author.id);
     if (posted.created) await greet(deps, dm, posted.ticket.conversationId, settings);
@@ -130,6 +133,9 @@ export async function forwardDm(
       log.warn("confirmation reaction failed", { error: String(error) });
     }
   }
+  return progress.conversationId === undefined
+    ? undefined
+    : { conversationId: progress.conversationId };
 }
 
 async function postToChatwoot(

@@ -71,6 +71,8 @@ export interface ChatwootMessage {
   private: boolean;
   content: string;
   contentType: string;
+  /** Unix seconds. */
+  createdAt: number;
 }
 
 export interface NewContact {
@@ -126,12 +128,26 @@ export interface OutgoingDiscordMessage {
   nonce?: string;
 }
 
+export interface DiscordChannelMessage {
+  id: string;
+  channelId: string;
+  author: { id: string; username: string; globalName: string | null; bot: boolean };
+  content: string;
+}
+
 export interface DiscordPort {
   /** Opens (or returns) the DM channel with a user. */
   openDmChannel(userId: string): Promise<string>;
   /** Sends a message that can never ping anyone. */
   sendMessage(channelId: string, message: OutgoingDiscordMessage): Promise<{ id: string }>;
   addReaction(channelId: string, messageId: string, emoji: string): Promise<void>;
+  /** Messages in a channel after `afterId`, oldest first (at most `limit`). */
+  listMessagesAfter(
+    channelId: string,
+    afterId: string,
+    limit: number,
+  ): Promise<DiscordChannelMessage[]>;
+
   editMessage(channelId: string, messageId: string, message: OutgoingDiscordMessage): Promise<void>;
 }
 
@@ -144,6 +160,8 @@ export interface TicketRecord {
   /** The contact inbox source id in the bridge inbox. */
   sourceId: string;
   conversationId?: number;
+  /** Epoch ms when the bridge attached this conversation; older messages in it are not its to relay. */
+  since?: number;
 }
 
 /** Which Discord messages carry which Chatwoot message, both ways. */

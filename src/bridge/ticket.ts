@@ -91,8 +91,9 @@ export async function resolveTicket(
     })).id;
     created = true;
   }
-  const ticket = { ...record, conversationId };
+  const ticket = { ...record, conversationId, since: (deps.now ?? Date.now)() };
   await deps.tickets.save(ticket);
+
   deps.log.info(created ? "ticket opened" : "ticket continued", {
     discordUserId: author.id,
     contactId: ticket.contactId,

@@ -71,6 +71,7 @@ const messageSchema = z.object({
   private: z.boolean().nullish(),
   content: z.string().nullish(),
   content_type: z.string().nullish(),
+  created_at: z.number().nullish(),
 });
 
 const schemas = {
@@ -121,7 +122,7 @@ const schemas = {
 export function createChatwootClient(options: ChatwootClientOptions): ChatwootPort {
   const doFetch = options.fetch ?? fetch;
   const accountBase = `${options.baseUrl}/api/v1/accounts/${options.accountId}`;
-  const timeoutMs = options.timeoutMs ?? 15_000;
+  const timeoutMs = options.timeoutMs ?? 10_000;
 
   async function call<T>(
     what: string,
@@ -267,6 +268,7 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootPo
         private: m.private ?? false,
         content: m.content ?? "",
         contentType: m.content_type ?? "text",
+        createdAt: m.created_at ?? 0,
       })).sort((a, b) => a.id - b.id);
     },
 

@@ -40,6 +40,27 @@ export function createDiscordRest(bot: DiscordBot, branding: BrandingConfig): Di
         throw toDiscordError(error, `editing message ${messageId}`);
       }
     },
+    async listMessagesAfter(channelId, afterId, limit) {
+      try {
+        const messages = await bot.helpers.getMessages(BigInt(channelId), {
+          after: BigInt(afterId),
+          limit,
+        });
+        return messages.map((m) => ({
+          id: m.id.toString(),
+          channelId: m.channelId.toString(),
+          author: {
+            id: m.author.id.toString(),
+            username: m.author.username,
+            globalName: m.author.globalName ?? null,
+            bot: m.author.bot ?? false,
+          },
+          content: m.content ?? "",
+        })).sort((a, b) => (BigInt(a.id) < BigInt(b.id) ? -1 : 1));
+      } catch (error) {
+        throw toDiscordError(error, `reading messages of channel ${channelId}`);
+      }
+    },
     async addReaction(channelId, messageId, emoji) {
       try {
         await bot.helpers.addReaction(BigInt(channelId), BigInt(messageId), emoji);

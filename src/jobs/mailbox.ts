@@ -42,12 +42,22 @@ export interface DeadItem {
   failedAt: number;
 }
 
-/** Processes one item. Throw to fail it; `checkpoint` saves progress before the next side effect. */
+/** A record written in the same commit that removes a finished item. */
+export interface CompletionRecord {
+  key: Deno.KvKey;
+  value: unknown;
+  expireIn?: number;
+}
+
+/**
+ * Processes one item. Throw to fail it; `checkpoint` saves progress before the
+ * next side effect. Returned records are written atomically with the item's removal.
+ */
 export type ItemHandler = (
   userId: string,
   entry: MailboxEntry,
   checkpoint: (progress: Record<string, unknown>) => Promise<void>,
-) => Promise<void>;
+) => Promise<void | CompletionRecord[]>;
 
 /** What happened to items, for metrics. */
 export interface MailboxObserver {
@@ -69,7 +79,13 @@ export interface MailboxOptions {
 }
 
 const SEEN_TTL_MS = 7 * 24 * 3600_000;
-const DEFAULT_LEASE_MS = 60_000;
+/**
+ * How long a drain may go silent before another instance (or this one,
+ * restarted after a crash) takes the mailbox over: short, because it is also
+ * how long a crash delays the mailbox. A drain renews it halfway, and every
+ * side effect is idempotent, so an overlap cannot post twice.
+ */
+const DEFAULT_LEASE_MS = 15_000;
 
 class LostLease extends Error {
   constructor() {
@@ -166,7 +182,20 @@ export class Mailboxes implements MailboxPort {
     return woken;
   }
 
+  /** Wakes every mailbox waiting to retry, now (the failing service is known to be back). */
+  async wakeRetrying(dir?: Direction): Promise<number> {
+    let woken = 0;
+    for await (const entry of this.#kv.list<RetryState>({ prefix: keys.allRetries() })) {
+      const [, d, userId] = entry.key as [string, Direction, string];
+      if (dir && d !== dir) continue;
+      this.wake({ dir: d, userId });
+      woken++;
+    }
+    return woken;
+  }
+
   /** Stops taking work and waits (bounded) for drains in flight to finish their current item. */
+
   async stop(timeoutMs = 10_000): Promise<void> {
     this.#stopping = true;
     this.#wakeups.close();
@@ -230,8 +259,9 @@ export class Mailboxes implements MailboxPort {
         .set(entry.key, { ...entry.value, progress }).commit();
       if (!res.ok) throw new LostLease();
     };
+    let records: void | CompletionRecord[];
     try {
-      await this.#handlers[dir](userId, entry.value, checkpoint);
+      records = await this.#handlers[dir](userId, entry.value, checkpoint);
     } catch (error) {
       if (error instanceof LostLease) throw error;
       if (isRetryable(error)) {
@@ -249,10 +279,13 @@ export class Mailboxes implements MailboxPort {
       if (!res.ok) throw new LostLease();
       return "next";
     }
-    const res = await this.#kv.atomic().check(lease())
-      .delete(entry.key).delete(keys.retry(dir, userId)).commit();
-    if (!res.ok) throw new LostLease();
+    const done = this.#kv.atomic().check(lease()).delete(entry.key).delete(keys.retry(dir, userId));
+    for (const r of records ?? []) {
+      done.set(r.key, r.value, r.expireIn ? { expireIn: r.expireIn } : {});
+    }
+    if (!(await done.commit()).ok) throw new LostLease();
     this.#observer.delivered?.(dir, entry.value);
+
     return "next";
   }
 

@@ -16,6 +16,8 @@
  * link_cw/<chatwootMessageId>                 → Discord message ids it was delivered as
  * link_dc/<discordMessageId>                  → Chatwoot message id it belongs to
  * once/<kind>/<id>                            → a one-time action was done (e.g. a private note)
+ * recent_conversation/<conversationId>        → {userId, at}: activity, for reconciliation (expires)
+ * recent_dm/<discordUserId>                   → {channelId, messageId, at}: last DM forwarded (expires)
  */
 export type Direction = "in" | "out";
 
@@ -41,4 +43,8 @@ export const keys = {
   linkFromChatwoot: (chatwootMessageId: number) => ["link_cw", chatwootMessageId] as const,
   linkFromDiscord: (discordMessageId: string) => ["link_dc", discordMessageId] as const,
   once: (kind: string, id: string) => ["once", kind, id] as const,
+  recentConversation: (conversationId: number) => ["recent_conversation", conversationId] as const,
+  allRecentConversations: () => ["recent_conversation"] as const,
+  recentDm: (userId: string) => ["recent_dm", userId] as const,
+  allRecentDms: () => ["recent_dm"] as const,
 };

@@ -105,6 +105,8 @@ export class FakeChatwoot {
    * changes with their CSAT survey, incoming-message echoes). Off by default.
    */
   autoWebhooks = false;
+  /** Added to every API answer, to make work take time (a crash then lands mid-burst). */
+  delayMs = 0;
   /** Ratings received on the public CSAT endpoint. */
   readonly csatResponses: { uuid: string; rating: number; feedback: string }[] = [];
   /** Make the CSAT endpoint answer 422, as Chatwoot does 14 days after the survey. */
@@ -139,15 +141,35 @@ export class FakeChatwoot {
 
   static start(options: FakeChatwootOptions = {}): FakeChatwoot {
     const fake = new FakeChatwoot(options);
-    fake.#server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      (req) => fake.#handle(req),
-    );
+    fake.#listen(0);
     return fake;
   }
 
+  #port = 0;
+  #offline = false;
+
+  #listen(port: number) {
+    this.#server = Deno.serve(
+      { hostname: "127.0.0.1", port, onListen: () => {} },
+      (req) => this.#handle(req),
+    );
+    this.#port = this.#server.addr.port;
+  }
+
+  /** Stops listening: connections are refused, as when Chatwoot is down. */
+  async goOffline(): Promise<void> {
+    this.#offline = true;
+    await this.#server.shutdown();
+  }
+
+  /** Listens again on the same port. */
+  goOnline(): void {
+    this.#offline = false;
+    this.#listen(this.#port);
+  }
+
   get baseUrl(): string {
-    return `http://127.0.0.1:${this.#server.addr.port}`;
+    return `http://127.0.0.1:${this.#port}`;
   }
 
   /** Calls made to the account API, optionally of one route (`METHOD /spec/path`). */
@@ -170,7 +192,7 @@ export class FakeChatwoot {
   }
 
   async close(): Promise<void> {
-    await this.#server.shutdown();
+    if (!this.#offline) await this.#server.shutdown();
   }
 
   // ------------------------------------------------------------ webhooks
@@ -259,7 +281,9 @@ export class FakeChatwoot {
   // ------------------------------------------------------------ HTTP
 
   async #handle(req: Request): Promise<Response> {
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const url = new URL(req.url);
+
     const text = await req.text();
     let body: unknown = undefined;
     if (text) {

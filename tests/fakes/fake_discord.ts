@@ -71,12 +71,19 @@ export class FakeDiscord {
   readonly token: string;
   readonly requests: RecordedRequest[] = [];
   readonly sent: FakeMessage[] = [];
+  /** Every DM users wrote (kept like Discord keeps them, whether or not the bot was connected). */
+  readonly userMessages: Record<string, unknown>[] = [];
   readonly reactions: { channelId: string; messageId: string; emoji: string }[] = [];
   readonly identifies: unknown[] = [];
   readonly gatewayOps: { op: number; d: unknown }[] = [];
   /** Users whose DMs are closed: sends to them fail with 403 / 50007. */
   readonly closedDms = new Set<string>();
   registeredCommands: unknown[] = [];
+  /**
+   * Fault injection for REST: called for every authorised request before it is
+   * handled; a returned Response is sent instead (the request is still recorded).
+   */
+  intercept: ((method: string, path: string) => Response | undefined) | undefined;
   /** When set, every IDENTIFY is answered with this close (4014 disallowed intents, say). */
   refuseIdentify: { code: number; reason: string } | undefined;
   /** Interaction responses (`/callback`) by interaction id. */
@@ -185,6 +192,7 @@ export class FakeDiscord {
       nonce: messageId,
       ...(input.guildId ? { guild_id: input.guildId } : { channel_type: 1 }),
     };
+    this.userMessages.push(message);
     this.dispatch("MESSAGE_CREATE", message);
     return { messageId, channelId };
   }
@@ -387,10 +395,13 @@ export class FakeDiscord {
     if (!tokenAuthorised && req.headers.get("authorization") !== `Bot ${this.token}`) {
       return discordError(401, 0, "401: Unauthorized");
     }
-    return this.#route(req.method, path, body);
+    const injected = this.intercept?.(req.method, path);
+    if (injected) return injected;
+
+    return this.#route(req.method, path, body, url.searchParams);
   }
 
-  #route(method: string, path: string, body: unknown): Response {
+  #route(method: string, path: string, body: unknown, query: URLSearchParams): Response {
     const b = (body ?? {}) as Record<string, unknown>;
     let m: RegExpExecArray | null;
     if (method === "GET" && path === "/gateway/bot") {
@@ -413,6 +424,15 @@ export class FakeDiscord {
     }
     if (method === "POST" && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
       return this.#createMessage(m[1], b);
+    }
+    if (method === "GET" && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
+      const after = BigInt(query.get("after") ?? "0");
+      const limit = Math.min(100, Number(query.get("limit") ?? 50));
+      const inChannel = [...this.userMessages, ...this.sent]
+        .filter((x) => x.channel_id === m![1] && BigInt(String(x.id)) > after)
+        .sort((a, b) => (BigInt(String(b.id)) > BigInt(String(a.id)) ? 1 : -1)) // newest first
+        .slice(0, limit);
+      return json(inChannel);
     }
     if (method === "PATCH" && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
       const message = this.sent.find((s) => s.channel_id === m![1] && s.id === m![2]);
@@ -533,6 +553,33 @@ function rateLimitHeaders(): Record<string, string> {
     "x-ratelimit-reset-after": "1",
     "x-ratelimit-bucket": "fake-bucket",
   };
+}
+
+/** A 429 as Discord sends it: JSON body plus the rate-limit headers Discordeno reads. */
+export function rateLimited(
+  retryAfterSeconds: number,
+  scope: "user" | "global" | "shared" = "user",
+) {
+  return Response.json(
+    {
+      message: "You are being rate limited.",
+      retry_after: retryAfterSeconds,
+      global: scope === "global",
+    },
+    {
+      status: 429,
+      headers: {
+        "retry-after": String(retryAfterSeconds),
+        "x-ratelimit-limit": "5",
+        "x-ratelimit-remaining": "0",
+        "x-ratelimit-reset": String(Date.now() / 1000 + retryAfterSeconds),
+        "x-ratelimit-reset-after": String(retryAfterSeconds),
+        "x-ratelimit-bucket": "fake-bucket",
+        "x-ratelimit-scope": scope,
+        ...(scope === "global" ? { "x-ratelimit-global": "true" } : {}),
+      },
+    },
+  );
 }
 
 function json(value: unknown, status = 200): Response {

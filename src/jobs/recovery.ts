@@ -1,0 +1,154 @@
+/**
+ * Recovery of what no one will send again:
+ *
+ * - Missed webhooks. Chatwoot never retries a webhook, so agent messages in
+ *   recently active conversations are read back and any not yet relayed is
+ *   queued, under the same dedupe key as its webhook (so it is never sent twice).
+ * - Missed DMs. Discord does not replay DMs sent while the bot was away, so the
+ *   DM channels of recently active users are read after the last DM forwarded.
+ *
+ * Both are bounded (conversations or users per run) and report the API calls they made.
+ */
+import type { InboundDm } from "../bridge/inbound.ts";
+import type { MessageEventOutcome } from "../bridge/intake.ts";
+import type { ChatwootPort, DiscordPort, Logger, TicketStore } from "../bridge/ports.ts";
+import type { ChatwootMessageEvent } from "../bridge/webhook_routing.ts";
+import { keys } from "../store/keys.ts";
+
+export interface RecentConversation {
+  userId: string;
+  at: number;
+}
+
+export interface RecentDm {
+  channelId: string;
+  messageId: string;
+  at: number;
+}
+
+export const MAX_CONVERSATIONS_PER_RUN = 50;
+export const MAX_USERS_PER_CATCH_UP = 100;
+
+async function recent<T extends { at: number }>(
+  kv: Deno.Kv,
+  prefix: Deno.KvKey,
+  sinceMs: number,
+  max: number,
+): Promise<{ key: Deno.KvKey; value: T }[]> {
+  const found: { key: Deno.KvKey; value: T }[] = [];
+  for await (const e of kv.list<T>({ prefix })) {
+    if (e.value.at >= sinceMs) found.push({ key: e.key, value: e.value });
+  }
+  return found.sort((a, b) => b.value.at - a.value.at).slice(0, max);
+}
+
+export async function reconcileMissedReplies(deps: {
+  kv: Deno.Kv;
+  chatwoot: Pick<ChatwootPort, "listMessages">;
+  tickets: TicketStore;
+  inboxId: number;
+  windowHours: number;
+  accept: (event: ChatwootMessageEvent) => Promise<MessageEventOutcome>;
+  log: Logger;
+  now?: () => number;
+}): Promise<{ conversations: number; apiCalls: number; queued: number }> {
+  const now = (deps.now ?? Date.now)();
+  const since = now - deps.windowHours * 3600_000;
+  const list = await recent<RecentConversation>(
+    deps.kv,
+    keys.allRecentConversations(),
+    since,
+    MAX_CONVERSATIONS_PER_RUN,
+  );
+  let apiCalls = 0;
+  let queued = 0;
+  for (const { key, value } of list) {
+    const conversationId = key[1] as number;
+    const ticket = await deps.tickets.get(value.userId);
+    // Messages from before the bridge attached this conversation are not its to relay.
+    const attachedAt = ticket?.since ?? since;
+    apiCalls++;
+    let messages;
+    try {
+      messages = await deps.chatwoot.listMessages(conversationId);
+    } catch (error) {
+      deps.log.warn("reconciliation could not read a conversation", {
+        conversationId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+      continue;
+    }
+    for (const m of messages) {
+      if (m.createdAt * 1000 < attachedAt || m.createdAt * 1000 < since) continue;
+      if (m.messageType !== "outgoing" && m.messageType !== "template") continue;
+      const outcome = await deps.accept({
+        messageId: m.id,
+        messageType: m.messageType,
+        private: m.private,
+        content: m.content,
+        contentType: m.contentType,
+        inboxId: deps.inboxId,
+        accountId: undefined,
+        conversationId,
+        contactIdentifier: `discord:${value.userId}`,
+        contactSourceId: null,
+      });
+      if (outcome.status === "queued") queued++;
+    }
+  }
+  deps.log[queued ? "warn" : "info"]("reconciliation done", {
+    conversations: list.length,
+    apiCalls,
+    missedRepliesQueued: queued,
+  });
+  return { conversations: list.length, apiCalls, queued };
+}
+
+export async function catchUpMissedDms(deps: {
+  kv: Deno.Kv;
+  discord: Pick<DiscordPort, "listMessagesAfter">;
+  windowHours: number;
+  accept: (dm: InboundDm) => Promise<boolean>;
+  log: Logger;
+  now?: () => number;
+}): Promise<{ users: number; apiCalls: number; recovered: number }> {
+  const now = (deps.now ?? Date.now)();
+  const list = await recent<RecentDm>(
+    deps.kv,
+    keys.allRecentDms(),
+    now - deps.windowHours * 3600_000,
+    MAX_USERS_PER_CATCH_UP,
+  );
+  let apiCalls = 0;
+  let recovered = 0;
+  for (const { key, value } of list) {
+    const userId = key[1] as string;
+    apiCalls++;
+    try {
+      const messages = await deps.discord.listMessagesAfter(value.channelId, value.messageId, 100);
+      for (const m of messages) {
+        if (m.author.id !== userId || m.author.bot) continue;
+        const accepted = await deps.accept({
+          kind: "dm",
+          messageId: m.id,
+          channelId: m.channelId,
+          author: { id: userId, username: m.author.username, globalName: m.author.globalName },
+          content: m.content,
+          receivedAt: Date.now(),
+        });
+        if (accepted) recovered++;
+      }
+    } catch (error) {
+      deps.log.warn("could not read a DM channel to catch up", {
+        discordUserId: userId,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+  }
+  deps.log[recovered ? "warn" : "info"]("missed DM catch-up done", {
+    users: list.length,
+    apiCalls,
+    missedDmsQueued: recovered,
+  });
+  return { users: list.length, apiCalls, recovered };
+}
