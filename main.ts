@@ -111,7 +111,7 @@ export async function startBridge(
     log,
   };
   let refreshPresence = async () => {};
-  let catchUp = async (): Promise<unknown> => undefined;
+  let catchUp = (): Promise<unknown> => Promise.resolve(undefined);
   const discord = createDiscordBot({
     config,
     log,
