@@ -112,11 +112,15 @@ Deno.test("CSAT: a survey older than 14 days (422) is explained; a failing Chatw
       ? Response.json({ status: 500, error: "Internal Server Error" }, { status: 500 })
       : undefined;
   const submit = h.discord.submitModal(other, second.button.custom_id, { rating: "3" });
-  await h.chatwoot.waitFor(
-    () => h.chatwoot.csatResponses.some((r) => r.rating === 3),
-    "the retried rating",
-    10_000,
-  );
+  try {
+    await h.chatwoot.waitFor(
+      () => h.chatwoot.csatResponses.some((r) => r.rating === 3),
+      "the retried rating",
+      20_000,
+    );
+  } catch (error) {
+    throw new Error(`${error}\nbridge log:\n${h.logs.slice(-30).join("\n")}`);
+  }
   assert.equal(failures, 2, "one failure, then the retry");
   assert.match(JSON.stringify(await h.discord.editOf(submit)), /Thank you!/);
 });
