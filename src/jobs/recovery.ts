@@ -78,8 +78,11 @@ export async function reconcileMissedReplies(deps: {
       });
       continue;
     }
+    // Chatwoot's created_at has whole seconds: compare in seconds, keeping the attaching second.
+    const fromSecond = Math.floor(Math.max(attachedAt, since) / 1000);
     for (const m of messages) {
-      if (m.createdAt * 1000 < attachedAt || m.createdAt * 1000 < since) continue;
+      if (m.createdAt < fromSecond) continue;
+
       if (m.messageType !== "outgoing" && m.messageType !== "template") continue;
       const outcome = await deps.accept({
         messageId: m.id,

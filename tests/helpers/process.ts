@@ -11,6 +11,14 @@ export interface CordwootProcess {
   waitForLog(text: string, timeoutMs?: number): Promise<void>;
 }
 
+/** A port nothing listens on right now (for a bridge that must keep its port across restarts). */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
 export function spawnCordwoot(
   args: string[],
   options: { env: Record<string, string>; cwd?: string },
