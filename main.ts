@@ -36,7 +36,8 @@ import { presenceCronSchedule, updatePresence } from "./src/discord/presence.ts"
 import { createDiscordRest } from "./src/discord/rest_port.ts";
 import { createHttpApp } from "./src/http/app.ts";
 import { Mailboxes } from "./src/jobs/mailbox.ts";
-import { queueWakeups } from "./src/jobs/wakeups.ts";
+import { inlineWakeups, kvHasQueues, queueWakeups } from "./src/jobs/wakeups.ts";
+
 import { createLogger } from "./src/log.ts";
 import { configuredPlugins, createEnricher } from "./src/plugins/registry.ts";
 import { createConversationStore } from "./src/store/conversations.ts";
@@ -183,7 +184,8 @@ export async function startBridge(
   const recentMs = config.reconcileWindowHours * 3600_000;
   mailboxes = new Mailboxes({
     kv,
-    wakeups: queueWakeups(kv),
+    // KV Connect and Deno Deploy have no queues: wake inline, retry on timers, and sweep.
+    wakeups: kvHasQueues(config.kvPath) ? queueWakeups(kv) : inlineWakeups(),
     log,
     observer: {
       delivered(dir, entry) {

@@ -126,3 +126,20 @@ Deno.test("a reply whose webhook failed and a DM sent while the bridge was down 
     );
   });
 });
+
+Deno.test("SIGTERM lets the DM in flight finish, then exits cleanly", async () => {
+  await withFakes(async (discord, chatwoot) => {
+    const env = bridgeEnv(discord, chatwoot, freePort());
+    const run = spawnCordwoot([], { env });
+    await run.waitForLog("discord gateway ready");
+    chatwoot.delayMs = 700; // a first contact makes three calls: about 2 s of work
+    const dm = discord.sendDm({ userId: "670000000000000021", content: "in flight" });
+    await run.waitForLog('"msg":"dm queued"');
+    const stoppedAt = Date.now();
+    run.child.kill("SIGTERM");
+    const { code, stderr } = await run.result;
+    assert.equal(code, 0, stderr);
+    assert.ok(chatwoot.messages.some((m) => m.source_id === dm.messageId), "finished before exiting");
+    assert.ok(Date.now() - stoppedAt < 12_000, "shutdown is bounded");
+  });
+});

@@ -11,6 +11,15 @@
  */
 import type { Direction } from "../store/keys.ts";
 
+/**
+ * KV queues exist only on a local (SQLite) database outside Deno Deploy:
+ * KV Connect rejects `enqueue`, and Deploy does not run queue listeners.
+ */
+export function kvHasQueues(kvPath: string, env: { deploy?: boolean } = {}): boolean {
+  const onDeploy = env.deploy ?? Deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
+  return !onDeploy && !/^https?:\/\//.test(kvPath);
+}
+
 export interface WakeTarget {
   dir: Direction;
   userId: string;
