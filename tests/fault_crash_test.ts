@@ -139,7 +139,10 @@ Deno.test("SIGTERM lets the DM in flight finish, then exits cleanly", async () =
     run.child.kill("SIGTERM");
     const { code, stderr } = await run.result;
     assert.equal(code, 0, stderr);
-    assert.ok(chatwoot.messages.some((m) => m.source_id === dm.messageId), "finished before exiting");
+    assert.ok(
+      chatwoot.messages.some((m) => m.source_id === dm.messageId),
+      "finished before exiting",
+    );
     assert.ok(Date.now() - stoppedAt < 12_000, "shutdown is bounded");
   });
 });
