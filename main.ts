@@ -9,10 +9,19 @@ import denoJson from "./deno.json" with { type: "json" };
 import { askForRating, type CsatSubmission, submitRating } from "./src/bridge/csat.ts";
 import { describeError, ServiceError } from "./src/bridge/errors.ts";
 import { type DmProgress, forwardDm, type InboundDm, scheduleOf } from "./src/bridge/inbound.ts";
-import { acceptDm, acceptMessageEvent, createSequence } from "./src/bridge/intake.ts";
+import {
+  acceptDm,
+  acceptDmChange,
+  acceptMessageEvent,
+  createSequence,
+  senderAllowed,
+} from "./src/bridge/intake.ts";
 import type { NoticeEmbed, OutboundNotice } from "./src/bridge/notices.ts";
 import {
   type CsatPromptItem,
+  deleteAgentMessage,
+  dmChannelFor,
+  type OutboundDeletion,
   type OutboundReply,
   relayReply,
   type ReplyProgress,
@@ -20,7 +29,8 @@ import {
 } from "./src/bridge/outbound.ts";
 import type { Logger, MailboxAppend } from "./src/bridge/ports.ts";
 import { applyStatusEvent } from "./src/bridge/status_events.ts";
-import type { ChatwootMessageEvent } from "./src/bridge/webhook_routing.ts";
+import { createAgentTypingRelay, createUserTypingRelay } from "./src/bridge/typing.ts";
+import { type ChatwootMessageEvent, discordUserOf } from "./src/bridge/webhook_routing.ts";
 import { catchUpMissedDms, reconcileMissedReplies } from "./src/jobs/recovery.ts";
 
 import { isOpenAt } from "./src/bridge/working_hours.ts";
@@ -35,8 +45,11 @@ import { handleInteraction } from "./src/discord/interactions.ts";
 import { presenceCronSchedule, updatePresence } from "./src/discord/presence.ts";
 import { createDiscordRest } from "./src/discord/rest_port.ts";
 import { createHttpApp } from "./src/http/app.ts";
-import { Mailboxes } from "./src/jobs/mailbox.ts";
+import { type CompletionRecord, Mailboxes } from "./src/jobs/mailbox.ts";
 import { inlineWakeups, kvHasQueues, queueWakeups } from "./src/jobs/wakeups.ts";
+import { type DmDeletion, type DmEdit, forwardDmChange } from "./src/bridge/dm_changes.ts";
+import { parseDm, parseDmDelete, parseDmEdit, parseDmTyping } from "./src/discord/dm_events.ts";
+import { LINK_TTL_MS } from "./src/store/links.ts";
 
 import { createLogger } from "./src/log.ts";
 import { configuredPlugins, createEnricher } from "./src/plugins/registry.ts";
@@ -95,6 +108,7 @@ export async function startBridge(
     fetch: options.fetch,
   });
   const tickets = createTicketStore(kv);
+  const links = createMessageLinks(kv);
   const conversations = createConversationStore(kv);
   const csat = createCsatStore(kv);
   const inbox = createInboxSettingsCache({ kv, chatwoot, inboxId: config.chatwootInboxId, log });
@@ -116,8 +130,50 @@ export async function startBridge(
   const discord = createDiscordBot({
     config,
     log,
-    onDm: async (dm) => {
-      await acceptDm({ mailbox, log }, dm);
+    onEvent: async (name, raw) => {
+      switch (name) {
+        case "MESSAGE_CREATE": {
+          const dm = parseDm(raw, config.discordBotId, Date.now(), config.discordCdnUrl);
+          if (!dm) return;
+          if (!senderAllowed(config.allowFrom, dm.author)) {
+            log.debug("dm ignored: sender not in ALLOW_FROM", { discordUserId: dm.author.id });
+            return;
+          }
+          await acceptDm({ mailbox, log }, dm);
+          return;
+        }
+        case "MESSAGE_UPDATE": {
+          const edit = parseDmEdit(raw, config.discordBotId);
+          if (edit) {
+            await acceptDmChange({ mailbox, log }, {
+              kind: "dm_edit",
+              ...edit,
+              receivedAt: Date.now(),
+            });
+          }
+          return;
+        }
+        case "MESSAGE_DELETE": {
+          const deleted = parseDmDelete(raw);
+          const userId = deleted && await tickets.userForDmChannel(deleted.channelId);
+          if (deleted && userId) {
+            await acceptDmChange({ mailbox, log }, {
+              kind: "dm_delete",
+              ...deleted,
+              userId,
+              receivedAt: Date.now(),
+            });
+          }
+          return;
+        }
+        case "TYPING_START": {
+          const typing = parseDmTyping(raw);
+          if (typing && await tickets.userForDmChannel(typing.channelId) === typing.userId) {
+            userTyping.userTyping(typing.userId);
+          }
+          return;
+        }
+      }
     },
     onInteraction: (raw) =>
       handleInteraction({
@@ -138,7 +194,26 @@ export async function startBridge(
     },
     onFatal: (explanation) => fatal.resolve(explanation),
   });
-  const discordRest = createDiscordRest(discord.bot, config.branding);
+  const discordRest = createDiscordRest(discord.bot, config.branding, options.fetch);
+  const userTyping = createUserTypingRelay({
+    log,
+    async send(userId, on) {
+      const ticket = await tickets.get(userId);
+      const { inboxIdentifier } = await inbox.get();
+      if (ticket?.conversationId === undefined || !inboxIdentifier) return;
+      await chatwoot.toggleContactTyping(
+        inboxIdentifier,
+        ticket.sourceId,
+        ticket.conversationId,
+        on,
+      );
+    },
+  });
+  const agentTyping = createAgentTypingRelay({
+    log,
+    type: async (userId) =>
+      await discordRest.startTyping(await dmChannelFor({ discord: discordRest, tickets }, userId)),
+  });
   const replies = {
     async editReply(token: string, embed: NoticeEmbed) {
       await discord.bot.helpers.editOriginalInteractionResponse(token, {
@@ -161,6 +236,8 @@ export async function startBridge(
     conversations,
     inbox,
     mailbox,
+    links,
+    maxUploadBytes: config.chatwootMaxUploadBytes,
     inboxId: config.chatwootInboxId,
     reopenWindowHours: config.lifecycle.reopenWindowHours,
     texts: config.lifecycle,
@@ -169,19 +246,44 @@ export async function startBridge(
     nextSeq,
     log,
   };
-  const links = createMessageLinks(kv);
   const outboundDeps = {
     discord: discordRest,
     tickets,
     csat,
     chatwoot,
     links,
+    maxUploadBytes: config.discordMaxUploadBytes,
     texts: config.csat,
     log,
   };
 
   const metrics = new Metrics();
   const recentMs = config.reconcileWindowHours * 3600_000;
+  /** Written with a finished item: the message link both ways, and the conversation's activity. */
+  const linkRecords = (
+    chatwootMessageId: number,
+    discordMessageIds: string[],
+    conversationId: number,
+    userId: string,
+  ): CompletionRecord[] => [
+    ...(discordMessageIds.length
+      ? [{
+        key: keys.linkFromChatwoot(chatwootMessageId),
+        value: discordMessageIds,
+        expireIn: LINK_TTL_MS,
+      }]
+      : []),
+    ...discordMessageIds.map((id) => ({
+      key: keys.linkFromDiscord(id),
+      value: chatwootMessageId,
+      expireIn: LINK_TTL_MS,
+    })),
+    {
+      key: keys.recentConversation(conversationId),
+      value: { userId, at: Date.now() },
+      expireIn: recentMs,
+    },
+  ];
   mailboxes = new Mailboxes({
     kv,
     // KV Connect and Deno Deploy have no queues: wake inline, retry on timers, and sweep.
@@ -214,42 +316,60 @@ export async function startBridge(
     },
     handlers: {
       in: async (userId, entry, checkpoint) => {
-        const item = entry.item as InboundDm | CsatSubmission;
+        const item = entry.item as InboundDm | CsatSubmission | DmEdit | DmDeletion;
         if (item.kind === "csat_rating") {
           return await submitRating(
             { chatwoot, discord: discordRest, csat, replies, texts: config.csat, log },
             item,
           );
         }
+        if (item.kind === "dm_edit" || item.kind === "dm_delete") {
+          const posted = await forwardDmChange(
+            { chatwoot, tickets, links, log, checkpoint: (p) => checkpoint({ ...p }) },
+            item,
+            entry.progress,
+          );
+          return posted
+            ? linkRecords(posted.chatwootMessageId, [], posted.conversationId, userId)
+            : [];
+        }
         const forwarded = await forwardDm(
           { ...inboundDeps, checkpoint: (p: DmProgress) => checkpoint({ ...p }) },
           item,
           entry.progress as DmProgress,
         );
-        const at = Date.now();
         return [
           {
             key: keys.recentDm(userId),
-            value: { channelId: item.channelId, messageId: item.messageId, at },
+            value: { channelId: item.channelId, messageId: item.messageId, at: Date.now() },
             expireIn: recentMs,
           },
+          { key: keys.dmChannelUser(item.channelId), value: userId },
           ...(forwarded
-            ? [{
-              key: keys.recentConversation(forwarded.conversationId),
-              value: { userId, at },
-              expireIn: recentMs,
-            }]
+            ? linkRecords(
+              forwarded.chatwootMessageId,
+              [item.messageId],
+              forwarded.conversationId,
+              userId,
+            )
             : []),
         ];
       },
       out: async (_userId, entry, checkpoint) => {
-        const item = entry.item as OutboundReply | OutboundNotice | CsatPromptItem;
+        const item = entry.item as
+          | OutboundReply
+          | OutboundNotice
+          | CsatPromptItem
+          | OutboundDeletion;
         switch (item.kind) {
+          case "delete":
+            return await deleteAgentMessage(outboundDeps, item);
           case "notice":
             return await sendNotice(outboundDeps, item);
           case "csat_prompt":
             return await askForRating(outboundDeps, item);
           case "reply":
+            agentTyping.replied(item.discordUserId);
             await relayReply(
               { ...outboundDeps, checkpoint: (p: ReplyProgress) => checkpoint({ ...p }) },
               item,
@@ -344,6 +464,12 @@ export async function startBridge(
     log,
     verifySignature: verify,
     acceptMessageEvent: acceptAgentMessage,
+    acceptTyping: (event) => {
+      const userId = discordUserOf(event);
+      if (event.byAgent && event.inboxId === config.chatwootInboxId && userId) {
+        agentTyping.agentTyping(userId, event.on);
+      }
+    },
     acceptStatusEvent: (event) =>
       applyStatusEvent({
         conversations,
@@ -445,6 +571,8 @@ export async function startBridge(
       if (stopped) return;
       stopped = true;
       crons.abort();
+      userTyping.stop();
+      agentTyping.stop();
       await discord.stop();
       // Discordeno's start() only settles after its spawnShardDelay; stopping need not wait for it.
       gatewayStarted.catch(() => {});

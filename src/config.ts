@@ -33,6 +33,13 @@ export interface Config {
   kvPath: string;
   /** Empty string: no confirmation reaction. */
   confirmEmoji: string;
+  /** Discord user ids and usernames (lower case) allowed to open tickets; undefined = everyone. */
+  allowFrom: Set<string> | undefined;
+  /** Discord's media CDN (stickers), overridable like DISCORD_API_URL. */
+  discordCdnUrl: string;
+  /** Per-file upload limits, in bytes. */
+  chatwootMaxUploadBytes: number;
+  discordMaxUploadBytes: number;
   logLevel: LogLevel;
   logFormat: LogFormat;
   /** Agent messages in conversations active this recently are checked for missed webhooks. */
@@ -182,6 +189,19 @@ const schema = z.object({
   WEBHOOK_SECRET: blankAsUnset(z.string().trim().optional()),
   KV_PATH: blankAsUnset(z.string().trim().optional()).transform((v) => v ?? "./data/cordwoot.kv"),
   CONFIRM_EMOJI: z.string().trim().optional().default("✅"),
+  ALLOW_FROM: blankAsUnset(z.string().trim().optional()),
+  DISCORD_CDN_URL: blankAsUnset(
+    httpUrl("Discord's media CDN, e.g. https://media.discordapp.net").optional(),
+  )
+    .transform((v) => v ?? "https://media.discordapp.net"),
+  CHATWOOT_MAX_UPLOAD_MB: blankAsUnset(
+    z.string().trim().regex(/^\d+(\.\d+)?$/, "expected megabytes, e.g. 40").transform(Number)
+      .refine((n) => n > 0, "expected megabytes, e.g. 40").optional(),
+  ).transform((v) => v ?? 40),
+  DISCORD_MAX_UPLOAD_MB: blankAsUnset(
+    z.string().trim().regex(/^\d+(\.\d+)?$/, "expected megabytes, e.g. 10").transform(Number)
+      .refine((n) => n > 0, "expected megabytes, e.g. 10").optional(),
+  ).transform((v) => v ?? 10),
   LOG_LEVEL: blankAsUnset(
     z.string().trim().toLowerCase().pipe(
       z.enum(["debug", "info", "warn", "error"], { error: "expected debug, info, warn or error" }),
@@ -294,6 +314,15 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       webhookSecret: e.WEBHOOK_SECRET,
       kvPath: e.KV_PATH,
       confirmEmoji: e.CONFIRM_EMOJI,
+      allowFrom: e.ALLOW_FROM
+        ? new Set(e.ALLOW_FROM.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean))
+        : undefined,
+      discordCdnUrl: e.DISCORD_CDN_URL,
+      // Both count megabytes as MiB (Chatwoot's MAXIMUM_FILE_UPLOAD_SIZE uses Rails' `megabytes`).
+      chatwootMaxUploadBytes: Math.floor(e.CHATWOOT_MAX_UPLOAD_MB * 1024 * 1024),
+
+      discordMaxUploadBytes: Math.floor(e.DISCORD_MAX_UPLOAD_MB * 1024 * 1024),
+
       logLevel: e.LOG_LEVEL,
       logFormat: e.LOG_FORMAT,
       reconcileWindowHours: e.RECONCILE_WINDOW_HOURS,

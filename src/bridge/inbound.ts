@@ -18,7 +18,9 @@ import type {
   InboxSettingsSource,
   Logger,
   MailboxPort,
+  MessageLinks,
   TicketStore,
+  UploadFile,
 } from "./ports.ts";
 import {
   type ContactEnrichment,
@@ -30,13 +32,28 @@ import {
 } from "./ticket.ts";
 import { isOpenAt, nextOpening, type WorkingSchedule } from "./working_hours.ts";
 
+/** A file a user sent: downloaded from Discord's CDN when the DM is delivered. */
+export interface DmAttachment {
+  id: string;
+  filename: string;
+  url: string;
+  contentType: string;
+  /** Bytes; 0 when Discord does not say (stickers). */
+  size: number;
+}
+
 /** A DM waiting in the inbound mailbox. Plain data: it is stored in KV. */
 export interface InboundDm {
   kind: "dm";
   messageId: string;
   channelId: string;
   author: DiscordAuthor;
+  /** Readable text: Discord mentions and emoji already rendered. */
   content: string;
+  /** The Discord message this one replies to. */
+  replyTo?: string;
+  attachments?: DmAttachment[];
+
   /** Epoch ms when the gateway handed it over. */
   receivedAt: number;
 }
@@ -66,6 +83,9 @@ export interface InboundDeps {
   conversations: ConversationStore;
   inbox: InboxSettingsSource;
   mailbox: MailboxPort;
+  links: MessageLinks;
+  /** Chatwoot's per-file upload limit in bytes (MAXIMUM_FILE_UPLOAD_SIZE). */
+  maxUploadBytes: number;
   inboxId: number;
   reopenWindowHours: number;
   texts: InboundTexts;
@@ -87,12 +107,12 @@ export function scheduleOf(settings: InboxSettings): WorkingSchedule {
   };
 }
 
-/** Returns the conversation the DM went to; undefined when it was refused (outside hours). */
+/** Returns where the DM went; undefined when it was refused (outside working hours). */
 export async function forwardDm(
   deps: InboundDeps,
   dm: InboundDm,
   progress: DmProgress,
-): Promise<{ conversationId: number } | undefined> {
+): Promise<{ conversationId: number; chatwootMessageId: number } | undefined> {
   const log = deps.log.child({ discordUserId: dm.author.id, discordMessageId: dm.messageId });
   // One progress record, updated in place by every step and saved before each side effect.
   progress = { ...progress };
@@ -133,9 +153,9 @@ export async function forwardDm(
       log.warn("confirmation reaction failed", { error: String(error) });
     }
   }
-  return progress.conversationId === undefined
+  return progress.conversationId === undefined || progress.chatwootMessageId === undefined
     ? undefined
-    : { conversationId: progress.conversationId };
+    : { conversationId: progress.conversationId, chatwootMessageId: progress.chatwootMessageId };
 }
 
 async function postToChatwoot(
@@ -157,10 +177,15 @@ async function postToChatwoot(
       progress.postStarted = true;
       await deps.checkpoint(progress);
     }
+    const { files, notes } = await collectAttachments(deps, dm);
+    const inReplyTo = dm.replyTo ? await deps.links.chatwootFor(dm.replyTo) : undefined;
     try {
       const posted = await deps.chatwoot.createIncomingMessage(ticket.conversationId, {
-        content: dm.content,
+        content: [dm.content, ...notes].filter((t) => t !== "").join("\n\n"),
         sourceId: dm.messageId,
+        ...(dm.replyTo ? { inReplyToExternalId: dm.replyTo } : {}),
+        ...(inReplyTo !== undefined ? { inReplyTo } : {}),
+        ...(files.length ? { files } : {}),
       });
       log.info("dm forwarded", {
         conversationId: ticket.conversationId,
@@ -194,6 +219,52 @@ async function findBySourceId(
     if (isServiceStatus(error, "chatwoot", 404)) return undefined;
     throw error;
   }
+}
+
+/** Chatwoot takes at most 15 files per message (app/models/message.rb). */
+export const CHATWOOT_MAX_ATTACHMENTS = 15;
+
+/**
+ * Downloads what fits Chatwoot's limits; for the rest, a line with the file's
+ * name, size, link and why it is not attached — nothing is dropped silently.
+ */
+async function collectAttachments(
+  deps: InboundDeps,
+  dm: InboundDm,
+): Promise<{ files: UploadFile[]; notes: string[] }> {
+  const files: UploadFile[] = [];
+  const notes: string[] = [];
+  for (const a of dm.attachments ?? []) {
+    const skip = (why: string) =>
+      notes.push(`📎 ${a.filename}${a.size ? ` (${formatBytes(a.size)})` : ""} ${why}: ${a.url}`);
+    if (files.length >= CHATWOOT_MAX_ATTACHMENTS) {
+      skip(`not attached (Chatwoot takes ${CHATWOOT_MAX_ATTACHMENTS} files per message)`);
+      continue;
+    }
+    if (a.size > deps.maxUploadBytes) {
+      skip(`not attached (over the ${formatBytes(deps.maxUploadBytes)} upload limit)`);
+      continue;
+    }
+    try {
+      const file = await deps.discord.downloadAttachment(a, {
+        channelId: dm.channelId,
+        messageId: dm.messageId,
+      });
+      if (file.bytes.byteLength > deps.maxUploadBytes) {
+        skip(`not attached (over the ${formatBytes(deps.maxUploadBytes)} upload limit)`);
+      } else files.push(file);
+    } catch (error) {
+      if (isRetryable(error)) throw error;
+      skip("could not be downloaded from Discord");
+    }
+  }
+  return { files, notes };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 function queueNotice(deps: Pick<InboundDeps, "mailbox" | "nextSeq">, item: OutboundNotice) {

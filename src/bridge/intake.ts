@@ -3,7 +3,9 @@
  * before anything else happens, so a crash or an outage after this point
  * delays delivery but never loses it.
  */
+import type { DmDeletion, DmEdit } from "./dm_changes.ts";
 import type { InboundDm } from "./inbound.ts";
+
 import type { OutboundReply } from "./outbound.ts";
 import type { Logger, MailboxPort } from "./ports.ts";
 import { splitMessage } from "./split_message.ts";
@@ -30,6 +32,36 @@ export async function acceptDm(deps: IntakeDeps, dm: InboundDm): Promise<boolean
     discordMessageId: dm.messageId,
   });
   return accepted;
+}
+
+/**
+ * ALLOW_FROM: when set, only these Discord user ids or usernames (any case)
+ * may open tickets; everyone else is ignored without anything being created.
+ */
+export function senderAllowed(
+  allowFrom: Set<string> | undefined,
+  author: { id: string; username: string },
+): boolean {
+  return !allowFrom || allowFrom.has(author.id) || allowFrom.has(author.username.toLowerCase());
+}
+
+/** The largest snowflake of a moment: orders an event after every message sent before it. */
+function snowflakeAt(epochMs: number): bigint {
+  return ((BigInt(Math.max(epochMs, 1420070400000)) - 1420070400000n) << 22n) | 0x3fffffn;
+}
+
+/** Queues a user's edit or deletion of a DM behind everything they sent before it. */
+export async function acceptDmChange(
+  deps: IntakeDeps,
+  change: DmEdit | DmDeletion,
+): Promise<boolean> {
+  const at = change.kind === "dm_edit" ? change.editedAt : change.receivedAt;
+  return await deps.mailbox.append({
+    dir: "in",
+    userId: change.userId,
+    items: [{ seq: snowflakeAt(at), item: change }],
+    dedupe: { kind: change.kind, id: `${change.messageId}:${at}` },
+  });
 }
 
 /** KV values are limited to 64 KiB; replies longer than this are stored as several items. */
@@ -59,6 +91,17 @@ export async function acceptMessageEvent(
     });
     return accepted
       ? { status: "queued", discordUserId: routing.prompt.discordUserId }
+      : { status: "duplicate" };
+  }
+  if (routing.action === "delete") {
+    const accepted = await deps.mailbox.append({
+      dir: "out",
+      userId: routing.deletion.discordUserId,
+      items: [{ seq: deps.nextSeq(), item: routing.deletion }],
+      dedupe: { kind: "message_deleted", id: String(event.messageId) },
+    });
+    return accepted
+      ? { status: "queued", discordUserId: routing.deletion.discordUserId }
       : { status: "duplicate" };
   }
   const reply = routing.reply;

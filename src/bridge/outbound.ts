@@ -7,6 +7,7 @@
  */
 import { isRetryable, ServiceError } from "./errors.ts";
 import { nonceFor, type OutboundNotice } from "./notices.ts";
+import { formatBytes } from "./inbound.ts";
 import type {
   ChatwootPort,
   CsatStore,
@@ -14,7 +15,9 @@ import type {
   Logger,
   MessageLinks,
   TicketStore,
+  UploadFile,
 } from "./ports.ts";
+import type { AgentAttachment } from "./webhook_routing.ts";
 import { splitMessage } from "./split_message.ts";
 
 /** An agent reply waiting in the outbound mailbox. Plain data: it is stored in KV. */
@@ -26,6 +29,9 @@ export interface OutboundReply {
   content: string;
   /** Which stored piece of a very long reply this is (see intake.ts); absent for most replies. */
   segment?: number;
+  /** The message the agent answered: sent as a Discord reply to its Discord copy. */
+  replyTo?: { chatwootId?: number; externalId?: string };
+  attachments?: AgentAttachment[];
   /** Epoch ms when the webhook arrived. */
   receivedAt: number;
 }
@@ -40,6 +46,14 @@ export interface CsatPromptItem {
   receivedAt: number;
 }
 
+/** An agent deleted a message in Chatwoot: delete its Discord copy. */
+export interface OutboundDeletion {
+  kind: "delete";
+  discordUserId: string;
+  chatwootMessageId: number;
+  receivedAt: number;
+}
+
 export interface ReplyProgress {
   /** Discord message ids of the parts already sent, in order. */
   sentPartIds?: string[];
@@ -47,6 +61,8 @@ export interface ReplyProgress {
 
 export interface OutboundDeps {
   discord: DiscordPort;
+  /** Discord's per-file upload limit in bytes (10 MiB unless the server is boosted). */
+  maxUploadBytes: number;
   tickets: TicketStore;
   chatwoot: ChatwootPort;
   links: MessageLinks;
@@ -85,16 +101,19 @@ export async function relayReply(
   // Reconciliation and the webhook can both queue a reply; the link says it went out.
   if (segment === 0 && !progress.sentPartIds?.length) {
     if (await deps.links.discordFor(reply.chatwootMessageId)) {
+      await markDelivered(deps, reply);
       return { status: "already-delivered" };
     }
   }
-  const parts = splitMessage(reply.content).filter((p) => p.trim() !== "");
   const sent = [...(progress.sentPartIds ?? [])];
   try {
     const channelId = await dmChannelFor(deps, reply.discordUserId);
-    for (let i = sent.length; i < parts.length; i++) {
+    const messages = await composeMessages(deps, reply);
+    const replyTo = segment === 0 ? await discordMessageAnswered(deps, reply) : undefined;
+    for (let i = sent.length; i < messages.length; i++) {
       const message = await deps.discord.sendMessage(channelId, {
-        content: parts[i],
+        ...messages[i],
+        ...(i === 0 && replyTo ? { replyTo } : {}),
         nonce: `cw${reply.chatwootMessageId}s${segment}p${i}`,
       });
       sent.push(message.id);
@@ -115,8 +134,91 @@ export async function relayReply(
   }
   const existing = segment > 0 ? await deps.links.discordFor(reply.chatwootMessageId) : undefined;
   await deps.links.link(reply.chatwootMessageId, [...(existing ?? []), ...sent]);
+  await markDelivered(deps, reply);
   log.info("reply delivered", { parts: sent.length, latencyMs: Date.now() - reply.receivedAt });
   return { status: "delivered", discordMessageIds: sent };
+}
+
+/** Chatwoot shows the agent that Discord accepted the reply. */
+async function markDelivered(deps: OutboundDeps, reply: OutboundReply) {
+  await deps.chatwoot.updateMessageStatus(
+    reply.conversationId,
+    reply.chatwootMessageId,
+    "delivered",
+  );
+}
+
+/** Discord takes at most 10 files per message. */
+export const DISCORD_MAX_FILES = 10;
+
+type DiscordMessageBody = { content?: string; files?: UploadFile[] };
+
+/**
+ * The Discord messages a reply becomes: its text in parts of ≤ 2000
+ * characters, then its files, ten per message. Files Discord cannot take (too
+ * big, or not fetchable) are listed as links instead; nothing is dropped.
+ */
+async function composeMessages(
+  deps: OutboundDeps,
+  reply: OutboundReply,
+): Promise<DiscordMessageBody[]> {
+  const files: UploadFile[] = [];
+  const links: string[] = [];
+  for (const a of reply.attachments ?? []) {
+    if (a.size > deps.maxUploadBytes) {
+      links.push(`📎 ${a.name} (${formatBytes(a.size)}): ${a.url}`);
+      continue;
+    }
+    try {
+      const file = await deps.chatwoot.downloadAttachment(a);
+      if (file.bytes.byteLength > deps.maxUploadBytes) links.push(`📎 ${a.name}: ${a.url}`);
+      else files.push(file);
+    } catch (error) {
+      if (isRetryable(error)) throw error;
+      links.push(`📎 ${a.name}: ${a.url}`);
+    }
+  }
+  const text = [reply.content, ...links].filter((t) => t.trim() !== "").join("\n");
+  const messages: DiscordMessageBody[] = text
+    ? splitMessage(text).filter((p) => p.trim() !== "").map((content) => ({ content }))
+    : [];
+  for (let i = 0; i < files.length; i += DISCORD_MAX_FILES) {
+    const batch = files.slice(i, i + DISCORD_MAX_FILES);
+    // The first batch rides on the last text part.
+    if (i === 0 && messages.length) messages[messages.length - 1].files = batch;
+    else messages.push({ files: batch });
+  }
+  return messages;
+}
+
+/** The Discord message an agent's reply answers, if the bridge knows its Discord copy. */
+async function discordMessageAnswered(
+  deps: OutboundDeps,
+  reply: OutboundReply,
+): Promise<string | undefined> {
+  // A user's DM has its Discord id as source_id (edits and deletions add ":…").
+  const external = reply.replyTo?.externalId?.split(":")[0];
+  if (external && /^\d{17,20}$/.test(external)) return external;
+  if (reply.replyTo?.chatwootId !== undefined) {
+    return (await deps.links.discordFor(reply.replyTo.chatwootId))?.[0];
+  }
+  return undefined;
+}
+
+/** Deletes the Discord copies of a message an agent deleted in Chatwoot. */
+export async function deleteAgentMessage(
+  deps: Pick<OutboundDeps, "discord" | "tickets" | "links" | "log">,
+  item: OutboundDeletion,
+): Promise<void> {
+  const copies = await deps.links.discordFor(item.chatwootMessageId);
+  if (!copies?.length) return;
+  const channelId = await dmChannelFor(deps, item.discordUserId);
+  for (const id of copies) await deps.discord.deleteMessage(channelId, id);
+  deps.log.info("agent's deletion relayed", {
+    discordUserId: item.discordUserId,
+    chatwootMessageId: item.chatwootMessageId,
+    discordMessages: copies.length,
+  });
 }
 
 async function reportUndeliverable(deps: OutboundDeps, reply: OutboundReply, reason: string) {

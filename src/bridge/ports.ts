@@ -51,6 +51,8 @@ export interface InboxSettings {
   outOfOfficeMessage: string;
   csatSurveyEnabled: boolean;
   lockToSingleConversation: boolean;
+  /** The public id of the API inbox (client API paths). */
+  inboxIdentifier: string;
 }
 
 export interface ConversationDetails {
@@ -75,6 +77,23 @@ export interface ChatwootMessage {
   createdAt: number;
 }
 
+/** A file to upload with a message. */
+export interface UploadFile {
+  name: string;
+  contentType: string;
+  bytes: Uint8Array<ArrayBuffer>;
+}
+
+export interface IncomingMessage {
+  content: string;
+  sourceId: string;
+  /** Chatwoot message id this one answers. */
+  inReplyTo?: number;
+  /** The `source_id` of the message this one answers (Chatwoot resolves it). */
+  inReplyToExternalId?: string;
+  files?: UploadFile[];
+}
+
 export interface NewContact {
   name: string;
   identifier: string;
@@ -95,10 +114,7 @@ export interface ChatwootPort {
   /** The contact's conversations in every inbox, most recently active first. */
   listContactConversations(contactId: number): Promise<ChatwootConversation[]>;
   createConversation(input: { contactId: number; sourceId: string }): Promise<{ id: number }>;
-  createIncomingMessage(
-    conversationId: number,
-    message: { content: string; sourceId: string },
-  ): Promise<{ id: number }>;
+  createIncomingMessage(conversationId: number, message: IncomingMessage): Promise<{ id: number }>;
   /** The conversation's latest messages (Chatwoot returns up to 20), oldest first. */
   listMessages(conversationId: number): Promise<ChatwootMessage[]>;
   /** API inboxes only: delivery status of a message, with the reason when it failed. */
@@ -113,6 +129,21 @@ export interface ChatwootPort {
   getConversation(conversationId: number): Promise<ConversationDetails>;
   toggleStatus(conversationId: number, status: "open" | "resolved"): Promise<void>;
   createPrivateNote(conversationId: number, content: string): Promise<{ id: number }>;
+  /**
+   * Client API: shows the contact typing to agents (the Account API would
+   * show the token's user instead). Needs the inbox identifier and the
+   * contact's source id in the inbox.
+   */
+  toggleContactTyping(
+    inboxIdentifier: string,
+    contactSourceId: string,
+    conversationId: number,
+    on: boolean,
+  ): Promise<void>;
+  /** Fetches an agent's attachment (`data_url` is a redirect to the storage). */
+  downloadAttachment(
+    attachment: { url: string; name: string; contentType: string },
+  ): Promise<UploadFile>;
   /** Public CSAT endpoint; 422 once the survey is older than 14 days. */
   submitCsat(uuid: string, response: { rating: number; feedback: string }): Promise<void>;
 }
@@ -126,6 +157,9 @@ export interface OutgoingDiscordMessage {
   button?: NoticeButton;
   /** Discord drops a second message with the same nonce sent within a few minutes. */
   nonce?: string;
+  /** Sent as a reply to this message (in the same channel). */
+  replyTo?: string;
+  files?: UploadFile[];
 }
 
 export interface DiscordChannelMessage {
@@ -141,7 +175,20 @@ export interface DiscordPort {
   /** Sends a message that can never ping anyone. */
   sendMessage(channelId: string, message: OutgoingDiscordMessage): Promise<{ id: string }>;
   addReaction(channelId: string, messageId: string, emoji: string): Promise<void>;
+  /**
+   * Downloads a file a user sent. CDN links expire; an expired one is renewed
+   * by reading the message again. Throws a non-retryable DiscordError when the
+   * file is gone.
+   */
+  downloadAttachment(
+    attachment: { id: string; url: string; filename: string; contentType: string },
+    where: { channelId: string; messageId: string },
+  ): Promise<UploadFile>;
+  deleteMessage(channelId: string, messageId: string): Promise<void>;
+  /** Shows "<bot> is typing…" in a channel for about 10 seconds. */
+  startTyping(channelId: string): Promise<void>;
   /** Messages in a channel after `afterId`, oldest first (at most `limit`). */
+
   listMessagesAfter(
     channelId: string,
     afterId: string,
@@ -169,6 +216,8 @@ export interface MessageLinks {
   /** The Discord message ids a Chatwoot message was delivered as, if it was. */
   discordFor(chatwootMessageId: number): Promise<string[] | undefined>;
   link(chatwootMessageId: number, discordMessageIds: string[]): Promise<void>;
+  /** The Chatwoot message a Discord message belongs to (a forwarded DM or a delivered reply). */
+  chatwootFor(discordMessageId: string): Promise<number | undefined>;
   /** Sets a one-time flag; false when it was already set (e.g. "private note about closed DMs sent"). */
   once(kind: string, id: string): Promise<boolean>;
 }
@@ -179,6 +228,8 @@ export interface TicketStore {
   /** DM channels are kept apart from tickets: an agent may write to a user who never wrote first. */
   getDmChannel(userId: string): Promise<string | undefined>;
   saveDmChannel(userId: string, channelId: string): Promise<void>;
+  /** The user whose DM channel this is, if the bridge has seen it. */
+  userForDmChannel(channelId: string): Promise<string | undefined>;
 }
 
 // ---------------------------------------------------------------- Mailboxes

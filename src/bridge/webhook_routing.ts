@@ -2,10 +2,18 @@
  * Decides what a Chatwoot `message_created` event means for Discord: a reply
  * to relay, or something to drop (with the reason, for the logs).
  */
-import type { CsatPromptItem, OutboundReply } from "./outbound.ts";
+import type { CsatPromptItem, OutboundDeletion, OutboundReply } from "./outbound.ts";
 
 /** The fields of a `message_created` webhook the bridge uses (parsed by the Chatwoot adapter). */
+export interface AgentAttachment {
+  url: string;
+  name: string;
+  contentType: string;
+  size: number;
+}
+
 export interface ChatwootMessageEvent {
+  event?: "message_created" | "message_updated";
   messageId: number;
   /** incoming | outgoing | activity | template */
   messageType: string;
@@ -20,10 +28,18 @@ export interface ChatwootMessageEvent {
   contactIdentifier: string | null;
   /** conversation.contact_inbox.source_id */
   contactSourceId: string | null;
+  /** content_attributes.in_reply_to: the Chatwoot message this answers. */
+  inReplyTo?: number;
+  /** content_attributes.in_reply_to_external_id: its source_id (a Discord message id for DMs). */
+  inReplyToExternalId?: string;
+  /** content_attributes.deleted: an agent deleted this message. */
+  deleted?: boolean;
+  attachments?: AgentAttachment[];
 }
 
 export type Routing =
   | { action: "relay"; reply: OutboundReply }
+  | { action: "delete"; deletion: OutboundDeletion }
   | { action: "ask-csat"; prompt: CsatPromptItem }
   | { action: "drop"; reason: string };
 
@@ -59,6 +75,20 @@ export function routeMessageEvent(
     return { action: "drop", reason: "other account" };
   }
   if (event.private) return { action: "drop", reason: "private note" };
+  if (event.event === "message_updated") {
+    if (!event.deleted) return { action: "drop", reason: "message update" };
+    const userId = discordUserOf(event);
+    if (!userId) return { action: "drop", reason: "contact is not a Discord user" };
+    return {
+      action: "delete",
+      deletion: {
+        kind: "delete",
+        discordUserId: userId,
+        chatwootMessageId: event.messageId,
+        receivedAt,
+      },
+    };
+  }
   if (event.messageType !== "outgoing" && event.messageType !== "template") {
     // Incoming messages are the echo of what the bridge itself posted.
     return { action: "drop", reason: `${event.messageType} message` };
@@ -82,7 +112,9 @@ export function routeMessageEvent(
       },
     };
   }
-  if (event.content.trim() === "") return { action: "drop", reason: "no text" };
+  if (event.content.trim() === "" && !event.attachments?.length) {
+    return { action: "drop", reason: "no text" };
+  }
   return {
     action: "relay",
     reply: {
@@ -90,8 +122,26 @@ export function routeMessageEvent(
       discordUserId,
       conversationId: event.conversationId,
       chatwootMessageId: event.messageId,
-      content: event.content,
+      content: toDiscordMarkdown(event.content),
+      ...(event.inReplyTo !== undefined || event.inReplyToExternalId
+        ? { replyTo: { chatwootId: event.inReplyTo, externalId: event.inReplyToExternalId } }
+        : {}),
+      ...(event.attachments?.length ? { attachments: event.attachments } : {}),
       receivedAt,
     },
   };
+}
+
+/**
+ * Chatwoot writes CommonMark; Discord reads almost all of it. What Discord
+ * does not render is rewritten: images become their link, and escaped line
+ * breaks lose their backslash.
+ */
+export function toDiscordMarkdown(text: string): string {
+  return text
+    .replace(
+      /!\[([^\]]*)\]\(([^)\s]+)\)/g,
+      (_m, alt: string, url: string) => alt ? `${alt}: ${url}` : url,
+    )
+    .replace(/\\\n/g, "\n");
 }

@@ -107,6 +107,7 @@ const schemas = {
     out_of_office_message: z.string().nullish(),
     csat_survey_enabled: z.boolean().nullish(),
     lock_to_single_conversation: z.boolean().nullish(),
+    inbox_identifier: z.string().nullish(),
   }),
   conversationDetails: z.object({
     id: z.number(),
@@ -139,9 +140,15 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootPo
         headers: {
           ...(base === accountBase ? { "api_access_token": options.apiToken } : {}),
           "accept": "application/json",
-          ...(body === undefined ? {} : { "content-type": "application/json" }),
+          ...(body === undefined || body instanceof FormData
+            ? {}
+            : { "content-type": "application/json" }),
         },
-        body: body === undefined ? undefined : JSON.stringify(body),
+        body: body === undefined
+          ? undefined
+          : body instanceof FormData
+          ? body
+          : JSON.stringify(body),
         signal: AbortSignal.timeout(timeoutMs),
       });
     } catch (error) {
@@ -237,17 +244,40 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootPo
     },
 
     async createIncomingMessage(conversationId, message) {
+      const contentAttributes = {
+        ...(message.inReplyTo !== undefined ? { in_reply_to: message.inReplyTo } : {}),
+        ...(message.inReplyToExternalId
+          ? { in_reply_to_external_id: message.inReplyToExternalId }
+          : {}),
+      };
+      const fields = {
+        content: message.content,
+        message_type: "incoming",
+        private: false,
+        source_id: message.sourceId,
+        ...(Object.keys(contentAttributes).length ? { content_attributes: contentAttributes } : {}),
+      };
+      let body: unknown = fields;
+      if (message.files?.length) {
+        // Files go as multipart `attachments[]` on the same message.
+        const form = new FormData();
+        for (const [k, v] of Object.entries(fields)) {
+          form.append(
+            k,
+            typeof v === "string" ? v : typeof v === "object" ? JSON.stringify(v) : String(v),
+          );
+        }
+        for (const f of message.files) {
+          form.append("attachments[]", new Blob([f.bytes], { type: f.contentType }), f.name);
+        }
+        body = form;
+      }
       const res = await call(
         "post message",
         "POST",
         `/conversations/${conversationId}/messages`,
         schemas.message,
-        {
-          content: message.content,
-          message_type: "incoming",
-          private: false,
-          source_id: message.sourceId,
-        },
+        body,
       );
       return { id: res.id };
     },
@@ -304,6 +334,7 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootPo
         outOfOfficeMessage: res.out_of_office_message ?? "",
         csatSurveyEnabled: res.csat_survey_enabled ?? false,
         lockToSingleConversation: res.lock_to_single_conversation ?? false,
+        inboxIdentifier: res.inbox_identifier ?? "",
       };
     },
 
@@ -342,6 +373,44 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootPo
         { content, message_type: "outgoing", private: true },
       );
       return { id: res.id };
+    },
+
+    async downloadAttachment(attachment) {
+      let res: Response;
+      try {
+        res = await doFetch(attachment.url, {
+          redirect: "follow",
+          signal: AbortSignal.timeout(60_000),
+        });
+      } catch (error) {
+        throw new ChatwootError(
+          0,
+          `cannot fetch ${attachment.name} (${String(error)})`,
+          "download",
+        );
+      }
+      if (!res.ok) {
+        await res.body?.cancel();
+        throw new ChatwootError(res.status, "", `download of ${attachment.name}`);
+      }
+      return {
+        name: attachment.name,
+        contentType: res.headers.get("content-type") ?? attachment.contentType,
+        bytes: new Uint8Array(await res.arrayBuffer()),
+      };
+    },
+
+    async toggleContactTyping(inboxIdentifier, contactSourceId, conversationId, on) {
+      await call(
+        `show contact typing ${on ? "on" : "off"}`,
+        "POST",
+        `/public/api/v1/inboxes/${encodeURIComponent(inboxIdentifier)}/contacts/${
+          encodeURIComponent(contactSourceId)
+        }/conversations/${conversationId}/toggle_typing`,
+        schemas.anything,
+        { typing_status: on ? "on" : "off" },
+        options.baseUrl,
+      );
     },
 
     async submitCsat(uuid, response) {

@@ -64,13 +64,27 @@ export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
   return diff === 0;
 }
 
+const attachmentSchema = z.object({
+  data_url: z.string(),
+  file_type: z.string().nullish(),
+  extension: z.string().nullish(),
+  content_type: z.string().nullish(),
+  file_size: z.number().nullish(),
+});
+
 const messageEventSchema = z.object({
-  event: z.literal("message_created"),
+  event: z.enum(["message_created", "message_updated"]),
   id: z.number().int(),
   message_type: z.string(),
   private: z.boolean().nullish(),
   content: z.string().nullish(),
   content_type: z.string().nullish(),
+  content_attributes: z.object({
+    in_reply_to: z.number().nullish(),
+    in_reply_to_external_id: z.string().nullish(),
+    deleted: z.boolean().nullish(),
+  }).nullish().catch(null),
+  attachments: z.array(attachmentSchema).nullish(),
   inbox: z.object({ id: z.number().int() }),
   account: z.object({ id: z.number().int() }).nullish(),
   conversation: z.object({
@@ -98,11 +112,26 @@ const conversationEventSchema = z.object({
   }).nullish(),
 });
 
+const typingEventSchema = z.object({
+  event: z.enum(["conversation_typing_on", "conversation_typing_off"]),
+  is_private: z.boolean().nullish(),
+  user: z.object({ type: z.string().nullish() }).nullish(),
+  conversation: z.object({
+    id: z.number().int(),
+    inbox_id: z.number().int(),
+    contact_inbox: z.object({ source_id: z.string().nullish() }).nullish(),
+    meta: z.object({
+      sender: z.object({ identifier: z.string().nullish() }).nullish(),
+    }).nullish(),
+  }),
+});
+
 const envelopeSchema = z.object({ event: z.string().min(1).max(100) });
 
 export type ParsedWebhook =
-  | { kind: "message_created"; message: ChatwootMessageEvent }
+  | { kind: "message"; message: ChatwootMessageEvent }
   | { kind: "conversation_status"; conversation: ConversationStatusEvent }
+  | { kind: "typing"; typing: AgentTypingEvent }
   | { kind: "other"; event: string }
   | { kind: "invalid"; reason: string };
 
@@ -120,13 +149,17 @@ export function parseWebhook(rawBody: string): ParsedWebhook {
   if (event === "conversation_updated" || event === "conversation_status_changed") {
     return parseConversationEvent(json);
   }
-  if (event !== "message_created") return { kind: "other", event };
+  if (event === "conversation_typing_on" || event === "conversation_typing_off") {
+    return parseTypingEvent(json);
+  }
+  if (event !== "message_created" && event !== "message_updated") return { kind: "other", event };
   const parsed = messageEventSchema.safeParse(json);
-  if (!parsed.success) return invalid("message_created", parsed.error);
+  if (!parsed.success) return invalid(event, parsed.error);
   const e = parsed.data;
   return {
-    kind: "message_created",
+    kind: "message",
     message: {
+      event: e.event,
       messageId: e.id,
       messageType: e.message_type,
       private: e.private ?? false,
@@ -135,6 +168,52 @@ export function parseWebhook(rawBody: string): ParsedWebhook {
       inboxId: e.inbox.id,
       accountId: e.account?.id,
       conversationId: e.conversation.id,
+      contactIdentifier: e.conversation.meta?.sender?.identifier ?? null,
+      contactSourceId: e.conversation.contact_inbox?.source_id ?? null,
+      inReplyTo: e.content_attributes?.in_reply_to ?? undefined,
+      inReplyToExternalId: e.content_attributes?.in_reply_to_external_id ?? undefined,
+      deleted: e.content_attributes?.deleted ?? false,
+      attachments: (e.attachments ?? []).map((a) => ({
+        url: a.data_url,
+        name: fileNameOf(a.data_url, a.extension),
+        contentType: a.content_type ?? "application/octet-stream",
+        size: a.file_size ?? 0,
+      })),
+    },
+  };
+}
+
+/** `…/blobs/redirect/<signed id>/<file name>` → the file name. */
+function fileNameOf(dataUrl: string, extension: string | null | undefined): string {
+  try {
+    const last = decodeURIComponent(new URL(dataUrl).pathname.split("/").pop() ?? "");
+    if (last) return last;
+  } catch { /* fall through */ }
+  return `attachment${extension ? `.${extension}` : ""}`;
+}
+
+export interface AgentTypingEvent {
+  on: boolean;
+  conversationId: number;
+  inboxId: number;
+  /** Agents' typing only: private-note typing and the contact's own typing are left out. */
+  byAgent: boolean;
+  contactIdentifier: string | null;
+  contactSourceId: string | null;
+}
+
+function parseTypingEvent(json: unknown): ParsedWebhook {
+  const parsed = typingEventSchema.safeParse(json);
+  if (!parsed.success) return invalid("typing event", parsed.error);
+  const e = parsed.data;
+  return {
+    kind: "typing",
+    typing: {
+      on: e.event === "conversation_typing_on",
+      conversationId: e.conversation.id,
+      inboxId: e.conversation.inbox_id,
+      // The contact's typing (via the client API) comes with a user that has no `type`.
+      byAgent: !e.is_private && e.user?.type === "user",
       contactIdentifier: e.conversation.meta?.sender?.identifier ?? null,
       contactSourceId: e.conversation.contact_inbox?.source_id ?? null,
     },

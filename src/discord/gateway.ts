@@ -2,16 +2,14 @@
  * The Discordeno bot: gateway connection for DMs plus the REST client.
  *
  * Contracts:
- * - Only DMs from humans reach `onDm`; guild messages, bots and the bot
- *   itself are ignored.
+ * - DM events arrive raw at `onEvent` (dm_events.ts tells DMs from the rest).
  * - A gateway close Discord will not let us recover from (bad token,
  *   disallowed intents, …) calls `onFatal` once with a one-line explanation.
  * - With DISCORD_API_URL pointing anywhere but discord.com, Discordeno
  *   switches its own rate limiter off ("proxy mode"); we switch it back on
  *   unless DISCORD_API_PROXY says the URL is a rate-limiting proxy.
  */
-import { avatarUrl, createBot, DISCORD_API_URL, Intents, ShardState } from "@discordeno/bot";
-import type { InboundDm } from "../bridge/inbound.ts";
+import { createBot, DISCORD_API_URL, Intents, ShardState } from "@discordeno/bot";
 import type { Logger } from "../bridge/ports.ts";
 import type { Config } from "../config.ts";
 import { explainFatalClose, FATAL_CLOSE_CODES } from "./fatal_close.ts";
@@ -24,7 +22,10 @@ export const desiredProperties = {
     author: true,
     content: true,
     type: true,
+    attachments: true,
   },
+  attachment: { id: true, url: true, filename: true, contentType: true, size: true },
+
   user: {
     id: true,
     username: true,
@@ -41,11 +42,15 @@ export type DiscordBot = ReturnType<typeof createDiscordBot>["bot"];
 export interface DiscordGatewayOptions {
   config: Pick<
     Config,
-    "discordToken" | "discordApplicationId" | "discordApiUrl" | "discordApiProxy"
+    "discordToken" | "discordApplicationId" | "discordApiUrl" | "discordApiProxy" | "discordBotId"
   >;
   log: Logger;
-  onDm(dm: InboundDm): Promise<void>;
-  /** A raw INTERACTION_CREATE payload (snake_case, as Discord sends it). */
+  /** Raw gateway events this bridge handles (snake_case, as Discord sends them). */
+  onEvent(
+    name: "MESSAGE_CREATE" | "MESSAGE_UPDATE" | "MESSAGE_DELETE" | "TYPING_START",
+    raw: unknown,
+  ): Promise<void>;
+  /** A raw INTERACTION_CREATE payload. */
   onInteraction(raw: unknown): Promise<void>;
   onReady(): void;
   onFatal(explanation: string): void;
@@ -79,12 +84,20 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
       fatal: (...args: unknown[]) => l.error(text(args)),
     };
   };
+  // Events are read from the raw payload: one parser for the gateway and the HTTP endpoint.
+  const raw =
+    (name: Parameters<DiscordGatewayOptions["onEvent"]>[0]) =>
+    (_bot: unknown, packet: { d: unknown }) => {
+      options.onEvent(name, packet.d).catch((error) =>
+        log.error("gateway event handler failed", { event: name, error: String(error) })
+      );
+    };
 
   const customApi = config.discordApiUrl !== DISCORD_API_URL;
   const bot = createBot({
     token: config.discordToken,
     applicationId: BigInt(config.discordApplicationId),
-    intents: Intents.DirectMessages,
+    intents: Intents.DirectMessages | Intents.DirectMessageTyping,
     desiredProperties,
     rest: {
       token: config.discordToken,
@@ -105,7 +118,10 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
     },
     loggerFactory: loggerFor,
     handlers: {
-      // Interactions are handled from the raw payload: the same code serves the HTTP endpoint.
+      MESSAGE_CREATE: raw("MESSAGE_CREATE"),
+      MESSAGE_UPDATE: raw("MESSAGE_UPDATE"),
+      MESSAGE_DELETE: raw("MESSAGE_DELETE"),
+      TYPING_START: raw("TYPING_START"),
       INTERACTION_CREATE(_bot, packet) {
         options.onInteraction(packet.d).catch((error) =>
           log.error("interaction handler failed", { error: String(error) })
@@ -116,32 +132,6 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
       ready() {
         log.info("discord gateway ready");
         options.onReady();
-      },
-      async messageCreate(message) {
-        if (message.guildId !== undefined) return;
-        if (message.author.bot || message.author.id === bot.id) return;
-        const author = message.author;
-        await options.onDm({
-          kind: "dm",
-          messageId: message.id.toString(),
-          channelId: message.channelId.toString(),
-          author: {
-            id: author.id.toString(),
-            username: author.username,
-            globalName: author.globalName ?? null,
-            avatarUrl: author.avatar
-              ? avatarUrl(author.id, author.discriminator, { avatar: author.avatar })
-              : null,
-          },
-          content: message.content ?? "",
-          receivedAt: Date.now(),
-        }).catch((error) => {
-          // Discord does not redeliver a gateway event: the next restart's catch-up must find it.
-          log.error("could not queue dm", {
-            discordMessageId: message.id.toString(),
-            error: error instanceof Error ? error.message : String(error),
-          });
-        });
       },
     },
   });

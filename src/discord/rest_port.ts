@@ -2,14 +2,52 @@
 import type { DiscordPort, OutgoingDiscordMessage } from "../bridge/ports.ts";
 import type { BrandingConfig } from "../config.ts";
 import { renderButtonRow, renderEmbed } from "./embeds.ts";
-import { toDiscordError } from "./errors.ts";
+import { DiscordError, toDiscordError } from "./errors.ts";
+
 import type { DiscordBot } from "./gateway.ts";
 
-export function createDiscordRest(bot: DiscordBot, branding: BrandingConfig): DiscordPort {
+export function createDiscordRest(
+  bot: DiscordBot,
+  branding: BrandingConfig,
+  fetchImpl: typeof fetch = fetch,
+): DiscordPort {
+  /** GETs a CDN file; undefined when the link is expired or gone (403/404/410). */
+  const fetchFile = async (url: string, what: string) => {
+    let res: Response;
+    try {
+      res = await fetchImpl(url, { signal: AbortSignal.timeout(60_000) });
+    } catch (error) {
+      throw new DiscordError(0, undefined, `Discord ${what} failed: ${String(error)}`);
+    }
+    if ([403, 404, 410].includes(res.status)) {
+      await res.body?.cancel();
+      return undefined;
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new DiscordError(
+        res.status,
+        undefined,
+        `Discord ${what} failed with HTTP ${res.status}`,
+      );
+    }
+    return {
+      bytes: new Uint8Array(await res.arrayBuffer()),
+      type: res.headers.get("content-type"),
+    };
+  };
   const body = (message: OutgoingDiscordMessage) => ({
     ...(message.content !== undefined ? { content: message.content } : {}),
     ...(message.embed ? { embeds: [renderEmbed(message.embed, branding)] } : {}),
     ...(message.button ? { components: [renderButtonRow(message.button)] } : {}),
+    ...(message.files?.length
+      ? {
+        files: message.files.map((f) => ({
+          name: f.name,
+          blob: new Blob([f.bytes], { type: f.contentType }),
+        })),
+      }
+      : {}),
     // Nothing the bridge sends may ping anyone.
     allowedMentions: { parse: [] },
   });
@@ -27,10 +65,55 @@ export function createDiscordRest(bot: DiscordBot, branding: BrandingConfig): Di
         const sent = await bot.helpers.sendMessage(BigInt(channelId), {
           ...body(message),
           ...(message.nonce ? { nonce: message.nonce, enforceNonce: true } : {}),
+          ...(message.replyTo
+            ? { messageReference: { messageId: BigInt(message.replyTo), failIfNotExists: false } }
+            : {}),
         });
         return { id: sent.id.toString() };
       } catch (error) {
         throw toDiscordError(error, `sending a message to channel ${channelId}`);
+      }
+    },
+    async downloadAttachment(attachment, where) {
+      const what = `download of ${attachment.filename}`;
+      let file = await fetchFile(attachment.url, what);
+      if (!file) {
+        // Signed CDN links expire: reading the message again gives fresh ones.
+        let fresh: string | undefined;
+        try {
+          const message = await bot.helpers.getMessage(
+            BigInt(where.channelId),
+            BigInt(where.messageId),
+          );
+          fresh = message.attachments?.find((a) => a.id.toString() === attachment.id)?.url;
+        } catch (error) {
+          const failure = toDiscordError(error, `re-reading message ${where.messageId}`);
+          if (failure.retryable) throw failure;
+        }
+        file = fresh ? await fetchFile(fresh, what) : undefined;
+        if (!file) {
+          throw new DiscordError(404, undefined, `Discord ${what} failed: the file is gone`);
+        }
+      }
+      return {
+        name: attachment.filename,
+        contentType: file.type ?? attachment.contentType,
+        bytes: file.bytes,
+      };
+    },
+    async deleteMessage(channelId, messageId) {
+      try {
+        await bot.helpers.deleteMessage(BigInt(channelId), BigInt(messageId));
+      } catch (error) {
+        const failure = toDiscordError(error, `deleting message ${messageId}`);
+        if (failure.code !== 10008) throw failure; // already gone is what we wanted
+      }
+    },
+    async startTyping(channelId) {
+      try {
+        await bot.helpers.triggerTypingIndicator(BigInt(channelId));
+      } catch (error) {
+        throw toDiscordError(error, `typing in channel ${channelId}`);
       }
     },
     async editMessage(channelId, messageId, message) {

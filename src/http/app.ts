@@ -10,7 +10,7 @@ import type { MessageEventOutcome } from "../bridge/intake.ts";
 import type { Logger } from "../bridge/ports.ts";
 import type { ConversationStatusEvent, StatusOutcome } from "../bridge/status_events.ts";
 import type { ChatwootMessageEvent } from "../bridge/webhook_routing.ts";
-import { parseWebhook, type SignatureCheck } from "../chatwoot/webhook.ts";
+import { type AgentTypingEvent, parseWebhook, type SignatureCheck } from "../chatwoot/webhook.ts";
 
 export const WEBHOOK_BODY_LIMIT_BYTES = 1024 * 1024;
 
@@ -28,6 +28,7 @@ export interface HttpDeps {
   ) => Promise<SignatureCheck>;
   acceptMessageEvent(event: ChatwootMessageEvent): Promise<MessageEventOutcome>;
   acceptStatusEvent(event: ConversationStatusEvent): Promise<StatusOutcome>;
+  acceptTyping(event: AgentTypingEvent): void;
   health(): Promise<HealthReport>;
   /** Prometheus exposition text. */
   metrics(): Promise<string>;
@@ -71,7 +72,17 @@ export function createHttpApp(deps: HttpDeps): Hono {
         log.info("replayed delivery ignored");
         return c.json({ ok: true, outcome: "duplicate" });
       }
-      deps.countWebhook(parsed.kind === "other" ? "ignored" : parsed.kind);
+      deps.countWebhook(
+        parsed.kind === "other"
+          ? "ignored"
+          : parsed.kind === "message"
+          ? parsed.message.event ?? "message_created"
+          : parsed.kind,
+      );
+      if (parsed.kind === "typing") {
+        deps.acceptTyping(parsed.typing);
+        return c.json({ ok: true });
+      }
       if (parsed.kind === "conversation_status") {
         const outcome = await deps.acceptStatusEvent(parsed.conversation);
         log.debug("conversation event", {
@@ -86,7 +97,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
         return c.json({ ok: true, ignored: parsed.event });
       }
       const fields = {
-        event: "message_created",
+        event: parsed.message.event,
         chatwootMessageId: parsed.message.messageId,
         conversationId: parsed.message.conversationId,
       };

@@ -28,6 +28,7 @@ export function defaultInboxSettings(inboxId: number): InboxSettings {
     outOfOfficeMessage: "",
     csatSurveyEnabled: true,
     lockToSingleConversation: false,
+    inboxIdentifier: "",
   };
 }
 

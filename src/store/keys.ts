@@ -3,6 +3,8 @@
  *
  * ticket/<discordUserId>                      → TicketRecord
  * dm_channel/<discordUserId>                  → DM channel id
+ * dm_channel_user/<channelId>                 → the user of a DM channel
+
  * mailbox/<dir>/<discordUserId>/<seq>         → MailboxEntry (key order = delivery order)
  * pending/<dir>/<discordUserId>               → marks a mailbox that may hold items (sweep index)
  * lease/<dir>/<discordUserId>                 → Lease of the instance draining that mailbox
@@ -24,6 +26,7 @@ export type Direction = "in" | "out";
 export const keys = {
   ticket: (userId: string) => ["ticket", userId] as const,
   dmChannel: (userId: string) => ["dm_channel", userId] as const,
+  dmChannelUser: (channelId: string) => ["dm_channel_user", channelId] as const,
   mailboxItem: (dir: Direction, userId: string, seq: bigint) =>
     ["mailbox", dir, userId, seq] as const,
   mailbox: (dir: Direction, userId: string) => ["mailbox", dir, userId] as const,

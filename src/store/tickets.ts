@@ -14,7 +14,11 @@ export function createTicketStore(kv: Deno.Kv): TicketStore {
       return (await kv.get<string>(keys.dmChannel(userId))).value ?? undefined;
     },
     async saveDmChannel(userId, channelId) {
-      await kv.set(keys.dmChannel(userId), channelId);
+      await kv.atomic().set(keys.dmChannel(userId), channelId)
+        .set(keys.dmChannelUser(channelId), userId).commit();
+    },
+    async userForDmChannel(channelId) {
+      return (await kv.get<string>(keys.dmChannelUser(channelId))).value ?? undefined;
     },
   };
 }

@@ -54,8 +54,16 @@ export interface FakeConversation {
   last_activity_at: number;
 }
 
+export interface FakeAttachment {
+  id: number;
+  name: string;
+  contentType: string;
+  bytes: Uint8Array;
+}
+
 export interface FakeMessage {
   id: number;
+  attachments?: FakeAttachment[];
   conversation_id: number;
   content: string;
   /** 0 incoming, 1 outgoing, 2 activity, 3 template */
@@ -111,10 +119,12 @@ export class FakeChatwoot {
   readonly csatResponses: { uuid: string; rating: number; feedback: string }[] = [];
   /** Make the CSAT endpoint answer 422, as Chatwoot does 14 days after the survey. */
   csatClosed = false;
+  /** Client API typing toggles: the contact typing, as agents would see it. */
+  readonly contactTyping: { conversationId: number; status: string }[] = [];
   /** Webhook deliveries made by `autoWebhooks`, with the bridge's answer. */
   readonly autoDeliveries: { event: string; status: number }[] = [];
   #server!: Deno.HttpServer<Deno.NetAddr>;
-  #ids = { contact: 40, contactInbox: 50, conversation: 120, message: 5000 };
+  #ids = { contact: 40, contactInbox: 50, conversation: 120, message: 5000, attachment: 880 };
 
   private constructor(options: FakeChatwootOptions) {
     this.accountId = options.accountId ?? 1;
@@ -201,7 +211,12 @@ export class FakeChatwoot {
   agentReply(
     conversationId: number,
     content: string,
-    options: { private?: boolean; messageType?: "outgoing" | "template" } = {},
+    options: {
+      private?: boolean;
+      messageType?: "outgoing" | "template";
+      files?: Omit<FakeAttachment, "id">[];
+      inReplyTo?: number;
+    } = {},
   ): Record<string, unknown> {
     const conversation = this.conversations.find((c) => c.id === conversationId);
     if (!conversation) throw new Error(`no conversation ${conversationId}`);
@@ -214,7 +229,42 @@ export class FakeChatwoot {
       sender_type: type === "template" ? null : "User",
       sender_id: type === "template" ? null : AGENT.id,
     });
+    if (options.files) {
+      message.attachments = options.files.map((f) => ({ id: ++this.#ids.attachment, ...f }));
+    }
+    if (options.inReplyTo !== undefined) {
+      const target = this.messages.find((m) => m.id === options.inReplyTo)!;
+      message.content_attributes = {
+        in_reply_to: target.id,
+        in_reply_to_external_id: target.source_id,
+      };
+    }
     return this.messageCreatedPayload(message);
+  }
+
+  /** An agent deletes a message: Chatwoot soft-deletes it and sends `message_updated`. */
+  deleteMessage(messageId: number): Record<string, unknown> {
+    const message = this.messages.find((m) => m.id === messageId)!;
+    message.content = "This message was deleted";
+    message.content_attributes = { deleted: true };
+    delete message.attachments;
+    return { ...this.messageCreatedPayload(message), event: "message_updated" };
+  }
+
+  /** `conversation_typing_on|off` as Chatwoot sends it for an agent (or the contact). */
+  typingPayload(
+    conversationId: number,
+    on: boolean,
+    options: { private?: boolean; byContact?: boolean } = {},
+  ): Record<string, unknown> {
+    const conversation = this.conversations.find((c) => c.id === conversationId)!;
+    const contact = this.contacts.find((c) => c.id === conversation.contact_id)!;
+    return {
+      event: on ? "conversation_typing_on" : "conversation_typing_off",
+      user: options.byContact ? this.#contactWebhookData(contact) : { ...AGENT, type: "user" },
+      conversation: this.#conversationWebhookData(conversation),
+      is_private: options.private ?? false,
+    };
   }
 
   /** The `message_created` webhook body for a stored message, keyed like Chatwoot 4.15's. */
@@ -240,8 +290,59 @@ export class FakeChatwoot {
         ? this.#contactWebhookData(contact)
         : null,
       source_id: message.source_id,
+      ...(message.attachments?.length
+        ? {
+          attachments: message.attachments.map((a) => ({
+            id: a.id,
+            message_id: message.id,
+            file_type: a.contentType.startsWith("image/") ? "image" : "file",
+            account_id: this.accountId,
+            extension: a.name.split(".").pop() ?? null,
+            content_type: a.contentType,
+            data_url: `${this.baseUrl}/rails/active_storage/blobs/redirect/blob${a.id}/${
+              encodeURIComponent(a.name)
+            }`,
+            thumb_url: "",
+            file_size: a.bytes.byteLength,
+            width: null,
+            height: null,
+          })),
+        }
+        : {}),
       event: "message_created",
     };
+  }
+
+  /** Active Storage: the `data_url` redirect, then the file. */
+  #storage(url: URL): Response | undefined {
+    const redirect = /^\/rails\/active_storage\/blobs\/redirect\/blob(\d+)\//.exec(url.pathname);
+    if (redirect) {
+      return new Response(null, { status: 302, headers: { location: `/storage/${redirect[1]}` } });
+    }
+    const stored = /^\/storage\/(\d+)$/.exec(url.pathname);
+    if (!stored) return undefined;
+    const file = this.messages.flatMap((m) => m.attachments ?? []).find((a) =>
+      a.id === Number(stored[1])
+    );
+    return file
+      ? new Response(file.bytes.slice(), { headers: { "content-type": file.contentType } })
+      : new Response("Not Found", { status: 404 });
+  }
+
+  #clientTyping(match: RegExpExecArray, body: unknown): Response {
+    const [, identifier, sourceId, id] = match;
+    const conversation = this.conversations.find((c) => c.id === Number(id));
+    const ci = conversation &&
+      this.contactInboxes.find((x) => x.id === conversation.contact_inbox_id);
+    if (
+      identifier !== this.inbox.inbox_identifier || !ci ||
+      ci.source_id !== decodeURIComponent(sourceId)
+    ) {
+      return json({ status: 404, error: "Not Found" }, 404);
+    }
+    const status = String((body as { typing_status?: string })?.typing_status);
+    this.contactTyping.push({ conversationId: conversation!.id, status });
+    return new Response(null, { status: 200 });
   }
 
   /**
@@ -283,16 +384,25 @@ export class FakeChatwoot {
   async #handle(req: Request): Promise<Response> {
     if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const url = new URL(req.url);
-
-    const text = await req.text();
+    const storage = this.#storage(url);
+    if (storage) return storage;
     let body: unknown = undefined;
-    if (text) {
-      try {
-        body = JSON.parse(text);
-      } catch {
-        return json({ error: "Invalid JSON" }, 400);
+    if ((req.headers.get("content-type") ?? "").startsWith("multipart/form-data")) {
+      body = await readMultipart(req);
+    } else {
+      const text = await req.text();
+      if (text) {
+        try {
+          body = JSON.parse(text);
+        } catch {
+          return json({ error: "Invalid JSON" }, 400);
+        }
       }
     }
+    const typing =
+      /^\/public\/api\/v1\/inboxes\/([^/]+)\/contacts\/([^/]+)\/conversations\/(\d+)\/toggle_typing$/
+        .exec(url.pathname);
+    if (typing) return this.#clientTyping(typing, body);
     const prefix = `/api/v1/accounts/${this.accountId}`;
     const survey = /^\/public\/api\/v1\/csat_survey\/([^/]+)$/.exec(url.pathname);
     if (survey) {
@@ -318,7 +428,7 @@ export class FakeChatwoot {
     const injected = this.intercept?.(call);
     if (injected) return injected;
     if (!match) return notFound();
-    if (body !== undefined) {
+    if (body !== undefined && !(body as { files?: unknown }).files) {
       for (const problem of checkRequestBody(req.method, route, body)) {
         this.specViolations.push(`${req.method} ${route}: ${problem}`);
       }
@@ -508,6 +618,16 @@ export class FakeChatwoot {
       return json({ error: "Validation failed: Content is too long" }, 422);
     }
     const incoming = type === "incoming";
+    const attributes = typeof b.content_attributes === "string"
+      ? JSON.parse(b.content_attributes)
+      : (b.content_attributes ?? {}) as Record<string, unknown>;
+    // Chatwoot resolves a reply by id or by the replied message's source_id, and stores both.
+    const repliedTo = this.messagesIn(conversationId).find((m) =>
+      m.id === attributes.in_reply_to ||
+      (attributes.in_reply_to_external_id && m.source_id === attributes.in_reply_to_external_id)
+    );
+    const files = (b as { files?: FakeAttachment[] }).files ?? [];
+    if (files.length > 15) return json({ error: "Validation failed: Too many attachments" }, 422);
     const message = this.#addMessage(conversation, {
       content,
       message_type: incoming ? 0 : 1,
@@ -516,6 +636,13 @@ export class FakeChatwoot {
       sender_type: incoming ? "Contact" : "User",
       sender_id: incoming ? conversation.contact_id : AGENT.id,
     });
+    if (repliedTo) {
+      message.content_attributes = {
+        in_reply_to: repliedTo.id,
+        in_reply_to_external_id: repliedTo.source_id,
+      };
+    }
+    if (files.length) message.attachments = files;
     // An incoming message reopens a resolved or snoozed API conversation.
     if (incoming && ["resolved", "snoozed"].includes(conversation.status)) {
       conversation.status = "open";
@@ -864,6 +991,24 @@ export async function hmacHex(secret: string, data: string): Promise<string> {
   );
   const sig = new Uint8Array(await crypto.subtle.sign("HMAC", key, enc.encode(data)));
   return [...sig].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Multipart message create: fields as strings, `attachments[]` as files under `files`. */
+async function readMultipart(req: Request): Promise<Record<string, unknown>> {
+  const form = await req.formData();
+  const fields: Record<string, unknown> = {};
+  const files: Omit<FakeAttachment, "id">[] = [];
+  for (const [key, value] of form.entries()) {
+    if (key === "attachments[]" && value instanceof File) {
+      files.push({
+        name: value.name,
+        contentType: value.type,
+        bytes: new Uint8Array(await value.arrayBuffer()),
+      });
+    } else fields[key] = String(value);
+  }
+  if (fields.private !== undefined) fields.private = fields.private === "true";
+  return { ...fields, files };
 }
 
 function json(value: unknown, status = 200): Response {

@@ -41,11 +41,23 @@ export interface FakeInteraction {
   token: string;
 }
 
+/** A file a fake user sends; it is served from the fake CDN. */
+export interface FakeFile {
+  name: string;
+  contentType: string;
+  bytes: Uint8Array;
+}
+
 export interface DmInput {
   userId: string;
   username?: string;
   globalName?: string | null;
   content: string;
+  files?: FakeFile[];
+  stickers?: { id: string; name: string; formatType: number }[];
+  /** The message this one replies to. */
+  replyTo?: string;
+  mentions?: { id: string; username: string; global_name?: string | null }[];
   /** Make it a guild message (the bridge must ignore it). */
   guildId?: string;
   bot?: boolean;
@@ -86,6 +98,12 @@ export class FakeDiscord {
   intercept: ((method: string, path: string) => Response | undefined) | undefined;
   /** When set, every IDENTIFY is answered with this close (4014 disallowed intents, say). */
   refuseIdentify: { code: number; reason: string } | undefined;
+  /** Files on the fake CDN by path; a path not here answers 404 (an expired link, say). */
+  readonly cdn = new Map<string, FakeFile>();
+  /** Messages the bot deleted. */
+  readonly deleted: { channelId: string; messageId: string }[] = [];
+  /** Channels the bot showed itself typing in, with the time. */
+  readonly typing: { channelId: string; at: number }[] = [];
   /** Interaction responses (`/callback`) by interaction id. */
   readonly interactionResponses = new Map<
     string,
@@ -161,10 +179,72 @@ export class FakeDiscord {
     return id;
   }
 
+  /** Makes a CDN link stop working, as Discord's signed links do; returns the fresh link's path. */
+  expireCdnLink(url: string): string {
+    const path = new URL(url).pathname;
+    const file = this.cdn.get(path)!;
+    this.cdn.delete(path);
+    const fresh = `${path}-renewed`;
+    this.cdn.set(fresh, file);
+    for (const m of this.userMessages) {
+      for (const a of (m.attachments ?? []) as { url: string; proxy_url: string }[]) {
+        if (a.url === url) a.url = a.proxy_url = `${this.cdnBase}${fresh}`;
+      }
+    }
+    return fresh;
+  }
+
+  get cdnBase(): string {
+    return `http://127.0.0.1:${this.port}/cdn`;
+  }
+
+  /** A user edits a DM: MESSAGE_UPDATE with the new content and an edit time. */
+  editDm(messageId: string, content: string): void {
+    const original = this.userMessages.find((m) => m.id === messageId)!;
+    original.content = content;
+    original.edited_timestamp = new Date().toISOString();
+    this.dispatch("MESSAGE_UPDATE", { ...original });
+  }
+
+  /** A user deletes a DM: MESSAGE_DELETE carries only ids. */
+  deleteDm(userId: string, messageId: string): void {
+    this.dispatch("MESSAGE_DELETE", { id: messageId, channel_id: this.dmChannelOf(userId) });
+  }
+
+  /** A user starts typing in their DM with the bot. */
+  startTyping(userId: string): void {
+    this.dispatch("TYPING_START", {
+      channel_id: this.dmChannelOf(userId),
+      user_id: userId,
+      timestamp: Math.floor(Date.now() / 1000),
+    });
+  }
+
   /** A user writes to the bot: a MESSAGE_CREATE dispatch on every ready session. */
   sendDm(input: DmInput): { messageId: string; channelId: string } {
     const messageId = snowflake();
     const channelId = input.guildId ? snowflake() : this.dmChannelOf(input.userId);
+    const attachments = (input.files ?? []).map((f) => {
+      const id = snowflake();
+      const path = `/attachments/${channelId}/${id}/${encodeURIComponent(f.name)}`;
+      this.cdn.set(path, f);
+      const url = `${this.cdnBase}${path}?ex=signed`;
+      return {
+        id,
+        filename: f.name,
+        size: f.bytes.byteLength,
+        url,
+        proxy_url: url,
+        content_type: f.contentType,
+      };
+    });
+    for (const s of input.stickers ?? []) {
+      this.cdn.set(`/stickers/${s.id}.png`, {
+        name: `${s.name}.png`,
+        contentType: "image/png",
+        bytes: new TextEncoder().encode(`sticker ${s.name}`),
+      });
+    }
     const message = {
       id: messageId,
       channel_id: channelId,
@@ -181,9 +261,21 @@ export class FakeDiscord {
       edited_timestamp: null,
       tts: false,
       mention_everyone: false,
-      mentions: [],
+      mentions: input.mentions ?? [],
       mention_roles: [],
-      attachments: [],
+      attachments,
+      ...(input.stickers
+        ? {
+          sticker_items: input.stickers.map((s) => ({
+            id: s.id,
+            name: s.name,
+            format_type: s.formatType,
+          })),
+        }
+        : {}),
+      ...(input.replyTo
+        ? { message_reference: { type: 0, message_id: input.replyTo, channel_id: channelId } }
+        : {}),
       embeds: [],
       components: [],
       pinned: false,
@@ -387,6 +479,12 @@ export class FakeDiscord {
   async #handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
     if (url.pathname === "/gateway") return this.#gateway(req);
+    if (url.pathname.startsWith("/cdn/")) {
+      const file = this.cdn.get(url.pathname.slice("/cdn".length));
+      return file
+        ? new Response(file.bytes.slice(), { headers: { "content-type": file.contentType } })
+        : new Response("expired", { status: 404 });
+    }
     const path = url.pathname.replace(/^\/api\/v10/, "");
     const body = await readBody(req);
     this.requests.push({ method: req.method, path, body, headers: req.headers, at: Date.now() });
@@ -424,6 +522,23 @@ export class FakeDiscord {
     }
     if (method === "POST" && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
       return this.#createMessage(m[1], b);
+    }
+    if (method === "GET" && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
+      const found = [...this.userMessages, ...this.sent].find((x) =>
+        x.channel_id === m![1] && x.id === m![2]
+      );
+      return found ? json(found) : discordError(404, 10008, "Unknown Message");
+    }
+    if (method === "DELETE" && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
+      const at = this.sent.findIndex((x) => x.channel_id === m![1] && x.id === m![2]);
+      if (at < 0) return discordError(404, 10008, "Unknown Message");
+      this.sent.splice(at, 1);
+      this.deleted.push({ channelId: m[1], messageId: m[2] });
+      return new Response(null, { status: 204, headers: rateLimitHeaders() });
+    }
+    if (method === "POST" && (m = /^\/channels\/(\d+)\/typing$/.exec(path))) {
+      this.typing.push({ channelId: m[1], at: Date.now() });
+      return new Response(null, { status: 204, headers: rateLimitHeaders() });
     }
     if (method === "GET" && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
       const after = BigInt(query.get("after") ?? "0");
@@ -493,7 +608,13 @@ export class FakeDiscord {
     const content = typeof b.content === "string" ? b.content : "";
     if (content.length > 2000) return discordError(400, 50035, "Invalid Form Body");
     const embeds = Array.isArray(b.embeds) ? b.embeds : [];
-    if (content.trim() === "" && embeds.length === 0) {
+    const files = (b.files ?? []) as FakeFile[];
+    if (files.length > 10) return discordError(400, 50035, "Invalid Form Body");
+    if (files.some((f) => f.bytes.byteLength > 10 * 1024 * 1024)) {
+      return discordError(413, 40005, "Request entity too large");
+    }
+    const reference = (b.message_reference ?? undefined) as { message_id?: string } | undefined;
+    if (content.trim() === "" && embeds.length === 0 && files.length === 0) {
       return discordError(400, 50006, "Cannot send an empty message");
     }
     if (embeds.length > 10) return discordError(400, 50035, "Invalid Form Body");
@@ -522,7 +643,13 @@ export class FakeDiscord {
       mention_everyone: false,
       mentions: [],
       mention_roles: [],
-      attachments: [],
+      attachments: files.map((f) => ({
+        id: snowflake(),
+        filename: f.name,
+        size: f.bytes.byteLength,
+      })),
+      files,
+      ...(reference?.message_id ? { message_reference: { message_id: reference.message_id } } : {}),
       embeds,
       components: Array.isArray(b.components) ? b.components : [],
       pinned: false,
@@ -530,12 +657,28 @@ export class FakeDiscord {
       flags: 0,
     };
     this.sent.push(message);
-
-    return json(message);
+    const { files: _bytes, ...visible } = message;
+    return json(visible);
   }
 }
 
+/** JSON, or multipart with `payload_json` and `files[n]` (files land under `files`). */
 async function readBody(req: Request): Promise<unknown> {
+  if ((req.headers.get("content-type") ?? "").startsWith("multipart/form-data")) {
+    const form = await req.formData();
+    const payload = JSON.parse(String(form.get("payload_json") ?? "{}"));
+    const files: FakeFile[] = [];
+    for (const [key, value] of form.entries()) {
+      if (key.startsWith("files[") && value instanceof File) {
+        files.push({
+          name: value.name,
+          contentType: value.type,
+          bytes: new Uint8Array(await value.arrayBuffer()),
+        });
+      }
+    }
+    return { ...payload, files };
+  }
   const text = await req.text();
   if (!text) return undefined;
   try {

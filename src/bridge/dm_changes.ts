@@ -1,0 +1,83 @@
+/**
+ * A user's edit or deletion of a DM that already reached Chatwoot. Chatwoot's
+ * API cannot change an incoming message, so the change is posted as a new
+ * incoming message that quotes (replies to) the original.
+ */
+import type { ChatwootPort, Logger, MessageLinks, TicketStore } from "./ports.ts";
+
+export interface DmEdit {
+  kind: "dm_edit";
+  messageId: string;
+  channelId: string;
+  userId: string;
+  content: string;
+  /** Epoch ms of the edit (Discord's edited_timestamp). */
+  editedAt: number;
+  receivedAt: number;
+}
+
+export interface DmDeletion {
+  kind: "dm_delete";
+  messageId: string;
+  channelId: string;
+  userId: string;
+  receivedAt: number;
+}
+
+export interface DmChangeProgress {
+  postStarted?: boolean;
+}
+
+export function changeText(change: DmEdit | DmDeletion): string {
+  return change.kind === "dm_edit"
+    ? `✏️ The user edited this message. New text:\n\n${change.content}`
+    : "🗑️ The user deleted this message on Discord.";
+}
+
+export function changeSourceId(change: DmEdit | DmDeletion): string {
+  return change.kind === "dm_edit"
+    ? `${change.messageId}:edit:${change.editedAt}`
+    : `${change.messageId}:delete`;
+}
+
+export async function forwardDmChange(
+  deps: {
+    chatwoot: ChatwootPort;
+    tickets: TicketStore;
+    links: MessageLinks;
+    log: Logger;
+    checkpoint(progress: DmChangeProgress): Promise<void>;
+  },
+  change: DmEdit | DmDeletion,
+  progress: DmChangeProgress,
+): Promise<{ conversationId: number; chatwootMessageId: number } | undefined> {
+  const log = deps.log.child({ discordUserId: change.userId, discordMessageId: change.messageId });
+  const original = await deps.links.chatwootFor(change.messageId);
+  const conversationId = (await deps.tickets.get(change.userId))?.conversationId;
+  if (original === undefined || conversationId === undefined) {
+    log.info(
+      `${change.kind === "dm_edit" ? "edit" : "deletion"} of a DM Chatwoot never got; ignored`,
+    );
+    return undefined;
+  }
+  const sourceId = changeSourceId(change);
+  if (progress.postStarted) {
+    const existing = (await deps.chatwoot.listMessages(conversationId)).find((m) =>
+      m.sourceId === sourceId
+    );
+    if (existing) return { conversationId, chatwootMessageId: existing.id };
+  } else {
+    await deps.checkpoint({ postStarted: true });
+  }
+  const posted = await deps.chatwoot.createIncomingMessage(conversationId, {
+    content: changeText(change),
+    sourceId,
+    inReplyTo: original,
+    inReplyToExternalId: change.messageId,
+  });
+  log.info(change.kind === "dm_edit" ? "dm edit forwarded" : "dm deletion forwarded", {
+    conversationId,
+    chatwootMessageId: posted.id,
+  });
+  return { conversationId, chatwootMessageId: posted.id };
+}
