@@ -464,6 +464,26 @@ export async function startBridge(
     log,
     verifySignature: verify,
     acceptMessageEvent: acceptAgentMessage,
+    acceptContact: async (contact) => {
+      const userId = discordUserOf({
+        contactIdentifier: contact.identifier,
+        contactSourceId: null,
+      });
+      if (
+        !userId ||
+        (contact.accountId !== undefined && contact.accountId !== config.chatwootAccountId)
+      ) return;
+      const ticket = await tickets.get(userId);
+      if (ticket && (ticket.blocked ?? false) !== contact.blocked) {
+        await tickets.save({ ...ticket, blocked: contact.blocked });
+        log.info(
+          contact.blocked ? "contact blocked in chatwoot" : "contact unblocked in chatwoot",
+          {
+            discordUserId: userId,
+          },
+        );
+      }
+    },
     acceptTyping: (event) => {
       const userId = discordUserOf(event);
       if (event.byAgent && event.inboxId === config.chatwootInboxId && userId) {

@@ -23,6 +23,7 @@ import type {
   UploadFile,
 } from "./ports.ts";
 import {
+  ContactBlocked,
   type ContactEnrichment,
   type DiscordAuthor,
   displayName,
@@ -129,6 +130,18 @@ export async function forwardDm(
     try {
       posted = await postToChatwoot(deps, dm, progress, settings, log);
     } catch (error) {
+      if (error instanceof ContactBlocked) {
+        await queueNotice(
+          deps,
+          notice(dm.author.id, `blocked:${dm.messageId}`, {
+            tone: "danger",
+            title: "Message not delivered",
+            description: "You cannot open a support ticket at the moment.",
+          }),
+        );
+        log.info("dm from a blocked contact: no ticket");
+        return undefined;
+      }
       if (error instanceof ServiceError && error.service === "chatwoot" && isRetryable(error)) {
         await tellDelayedOnce(deps, dm, progress, log);
       }

@@ -209,6 +209,8 @@ export interface TicketRecord {
   conversationId?: number;
   /** Epoch ms when the bridge attached this conversation; older messages in it are not its to relay. */
   since?: number;
+  /** The contact is blocked in Chatwoot: DMs open no ticket. */
+  blocked?: boolean;
 }
 
 /** Which Discord messages carry which Chatwoot message, both ways. */

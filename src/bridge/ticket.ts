@@ -46,6 +46,13 @@ export interface ContactEnrichment {
 
 export type ResolvedTicket = TicketRecord & { conversationId: number };
 
+/** The user's contact is blocked in Chatwoot: no ticket may be opened for them. */
+export class ContactBlocked extends Error {
+  constructor(readonly userId: string) {
+    super(`Discord user ${userId} is blocked in Chatwoot`);
+  }
+}
+
 export function contactIdentifier(userId: string): string {
   return `discord:${userId}`;
 }
@@ -69,6 +76,7 @@ export async function resolveTicket(
   settings: InboxSettings,
 ): Promise<{ ticket: ResolvedTicket; created: boolean }> {
   const known = await deps.tickets.get(author.id);
+  if (known?.blocked) throw new ContactBlocked(author.id);
   if (known?.conversationId !== undefined) {
     const reuse = await continueConversation(deps, known.conversationId, settings);
     if (reuse) return { ticket: known as ResolvedTicket, created: false };
@@ -170,6 +178,7 @@ async function findOrCreateContact(
       `Chatwoot refused to create contact ${identifier} but no contact with that identifier was found`,
     );
   }
+  if (existing.blocked) throw new ContactBlocked(author.id);
   const inInbox = existing.contactInboxes.find((ci) => ci.inboxId === deps.inboxId);
   const sourceId = inInbox?.sourceId ??
     (await deps.chatwoot.createContactInbox(existing.id, author.id)).sourceId;

@@ -126,12 +126,22 @@ const typingEventSchema = z.object({
   }),
 });
 
+const contactEventSchema = z.object({
+  identifier: z.string().nullish(),
+  blocked: z.boolean().nullish(),
+  account: z.object({ id: z.number().int() }).nullish(),
+});
+
 const envelopeSchema = z.object({ event: z.string().min(1).max(100) });
 
 export type ParsedWebhook =
   | { kind: "message"; message: ChatwootMessageEvent }
   | { kind: "conversation_status"; conversation: ConversationStatusEvent }
   | { kind: "typing"; typing: AgentTypingEvent }
+  | {
+    kind: "contact";
+    contact: { identifier: string | null; blocked: boolean; accountId?: number };
+  }
   | { kind: "other"; event: string }
   | { kind: "invalid"; reason: string };
 
@@ -148,6 +158,18 @@ export function parseWebhook(rawBody: string): ParsedWebhook {
   const event = envelope.data.event;
   if (event === "conversation_updated" || event === "conversation_status_changed") {
     return parseConversationEvent(json);
+  }
+  if (event === "contact_updated" || event === "contact_created") {
+    const parsed = contactEventSchema.safeParse(json);
+    if (!parsed.success) return invalid(event, parsed.error);
+    return {
+      kind: "contact",
+      contact: {
+        identifier: parsed.data.identifier ?? null,
+        blocked: parsed.data.blocked ?? false,
+        accountId: parsed.data.account?.id,
+      },
+    };
   }
   if (event === "conversation_typing_on" || event === "conversation_typing_off") {
     return parseTypingEvent(json);

@@ -29,6 +29,10 @@ export interface HttpDeps {
   acceptMessageEvent(event: ChatwootMessageEvent): Promise<MessageEventOutcome>;
   acceptStatusEvent(event: ConversationStatusEvent): Promise<StatusOutcome>;
   acceptTyping(event: AgentTypingEvent): void;
+  /** contact_created / contact_updated (account webhooks): keeps the blocked flag current. */
+  acceptContact(
+    contact: { identifier: string | null; blocked: boolean; accountId?: number },
+  ): Promise<void>;
   health(): Promise<HealthReport>;
   /** Prometheus exposition text. */
   metrics(): Promise<string>;
@@ -79,6 +83,10 @@ export function createHttpApp(deps: HttpDeps): Hono {
           ? parsed.message.event ?? "message_created"
           : parsed.kind,
       );
+      if (parsed.kind === "contact") {
+        await deps.acceptContact(parsed.contact);
+        return c.json({ ok: true });
+      }
       if (parsed.kind === "typing") {
         deps.acceptTyping(parsed.typing);
         return c.json({ ok: true });

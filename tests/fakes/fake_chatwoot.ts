@@ -251,6 +251,18 @@ export class FakeChatwoot {
     return { ...this.messageCreatedPayload(message), event: "message_updated" };
   }
 
+  /** An agent blocks (or unblocks) a contact: `contact_updated` to account webhooks. */
+  setBlocked(contactId: number, blocked: boolean): Record<string, unknown> {
+    const contact = this.contacts.find((c) => c.id === contactId)!;
+    const previous = contact.blocked;
+    contact.blocked = blocked;
+    return {
+      event: "contact_updated",
+      ...this.#contactWebhookData(contact),
+      changed_attributes: [{ blocked: { previous_value: previous, current_value: blocked } }],
+    };
+  }
+
   /** `conversation_typing_on|off` as Chatwoot sends it for an agent (or the contact). */
   typingPayload(
     conversationId: number,

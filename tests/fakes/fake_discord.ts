@@ -181,7 +181,7 @@ export class FakeDiscord {
 
   /** Makes a CDN link stop working, as Discord's signed links do; returns the fresh link's path. */
   expireCdnLink(url: string): string {
-    const path = new URL(url).pathname;
+    const path = new URL(url).pathname.slice("/cdn".length);
     const file = this.cdn.get(path)!;
     this.cdn.delete(path);
     const fresh = `${path}-renewed`;

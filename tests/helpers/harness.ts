@@ -29,6 +29,7 @@ export function fakeEnv(
   return {
     DISCORD_TOKEN: discord.token,
     DISCORD_API_URL: discord.restBase,
+    DISCORD_CDN_URL: discord.cdnBase,
     CHATWOOT_BASE_URL: chatwoot.baseUrl,
     CHATWOOT_ACCOUNT_ID: String(chatwoot.accountId),
     CHATWOOT_API_TOKEN: chatwoot.token,
