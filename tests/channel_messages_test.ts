@@ -121,12 +121,7 @@ Deno.test("typing shows on both sides: the contact in Chatwoot, the bot in the D
 Deno.test("an agent can start a conversation with a Discord user who never wrote", async () => {
   await using h = await startHarness({ env: quiet });
   const userId = "690000000000000006";
-  const api = (path: string, body: unknown) =>
-    fetch(`${h.chatwoot.baseUrl}/api/v1/accounts/1${path}`, {
-      method: "POST",
-      headers: { "api_access_token": h.chatwoot.token, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    }).then((r) => r.json());
+  const api = (path: string, body: unknown) => h.chatwoot.asAgent(path, body);
   const created = await api("/contacts", {
     name: "Proactive",
     identifier: `discord:${userId}`,
@@ -187,12 +182,11 @@ Deno.test("a contact blocked in Chatwoot opens no ticket and gets a short notice
 
   // A blocked user who is new to the bridge (found by identifier) is refused the same way.
   const other = "690000000000000011";
-  const res = await fetch(`${h.chatwoot.baseUrl}/api/v1/accounts/1/contacts`, {
-    method: "POST",
-    headers: { "api_access_token": h.chatwoot.token, "content-type": "application/json" },
-    body: JSON.stringify({ name: "Blocked", identifier: `discord:${other}`, blocked: true }),
+  await h.chatwoot.asAgent("/contacts", {
+    name: "Blocked",
+    identifier: `discord:${other}`,
+    blocked: true,
   });
-  await res.body?.cancel();
   h.discord.sendDm({ userId: other, content: "hello?" });
   await h.discord.waitFor(() => embedsSentTo(h, other).length === 1, "the notice");
   assert.equal(h.chatwoot.conversations.length, 1, "no conversation for the blocked contact");

@@ -103,12 +103,7 @@ Deno.test("reconciliation never relays a reply twice, nor messages from before t
   await using h = await startHarness({ env: { GREETING_ENABLED: "false" } });
   const userId = "680000000000000002";
   // An agent message from an earlier bridge, in a conversation cordwoot will continue.
-  const api = (path: string, body: unknown) =>
-    fetch(`${h.chatwoot.baseUrl}/api/v1/accounts/1${path}`, {
-      method: "POST",
-      headers: { "api_access_token": h.chatwoot.token, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    }).then((r) => r.json());
+  const api = (path: string, body: unknown) => h.chatwoot.asAgent(path, body);
   const created = await api("/contacts", {
     name: "Old",
     identifier: `discord:${userId}`,

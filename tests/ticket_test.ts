@@ -47,12 +47,7 @@ Deno.test("many users writing at once each get their own contact, in order", asy
 Deno.test("a user already in Chatwoot is found by exact identifier and continues their conversation", async () => {
   await using h = await startHarness();
   const userId = "444444444444444442";
-  const api = (path: string, body: unknown) =>
-    fetch(`${h.chatwoot.baseUrl}/api/v1/accounts/1${path}`, {
-      method: "POST",
-      headers: { "api_access_token": h.chatwoot.token, "content-type": "application/json" },
-      body: JSON.stringify(body),
-    }).then((r) => r.json());
+  const api = (path: string, body: unknown) => h.chatwoot.asAgent(path, body);
   // A look-alike whose identifier contains ours as a substring (Chatwoot's search would return it).
   await api("/contacts", { name: "Look-alike", identifier: `discord:${userId}9` });
   // The real user, created by an earlier bridge, with a conversation in our inbox.

@@ -89,13 +89,11 @@ Deno.test("a reply finds the user from the contact identifier, in an older conve
   const userId = "333333333333333334";
   const { conversationId: older } = await userWithTicket(h, userId);
   // A second, newer conversation for the same contact (opened by an agent, say).
-  const res = await fetch(`${h.chatwoot.baseUrl}/api/v1/accounts/1/conversations`, {
-    method: "POST",
-    headers: { "api_access_token": h.chatwoot.token, "content-type": "application/json" },
-    body: JSON.stringify({ inbox_id: 7, contact_id: h.chatwoot.contacts[0].id, source_id: "x" }),
+  await h.chatwoot.asAgent("/conversations", {
+    inbox_id: 7,
+    contact_id: h.chatwoot.contacts[0].id,
+    source_id: "x",
   });
-  assert.equal(res.status, 200);
-  await res.body?.cancel();
   assert.equal(h.chatwoot.conversations.length, 2);
   // Bridges before cordwoot wrote other source ids; the contact identifier is what counts.
   h.chatwoot.contactInboxes[0].source_id = "some-random-uuid";

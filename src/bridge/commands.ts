@@ -10,7 +10,7 @@ import { describeError } from "./errors.ts";
 import type { NoticeEmbed } from "./notices.ts";
 import type {
   ChatwootPort,
-  ConversationState,
+  ConversationDetails,
   ConversationStore,
   Logger,
   TicketStore,
@@ -90,6 +90,35 @@ export async function showTicketStatus(deps: CommandDeps, userId: string): Promi
   }
 }
 
+/**
+ * Changes the status on the user's behalf. The new status is recorded first,
+ * so the webhook it causes is not announced to the user as news; when
+ * Chatwoot refuses, the record is put back as it was.
+ */
+async function changeStatusForUser(
+  deps: CommandDeps,
+  userId: string,
+  c: ConversationDetails,
+  status: "open" | "resolved",
+  before?: () => Promise<unknown>,
+): Promise<void> {
+  const previous = (await deps.conversations.update(c.id, (s) => ({
+    userId,
+    lastActivityAt: c.lastActivityAt,
+    eventAt: 0,
+    ...s,
+    status,
+    ...(status === "resolved" ? { outOfOfficeShown: false } : {}),
+  }))).before;
+  try {
+    await before?.();
+    await deps.chatwoot.toggleStatus(c.id, status);
+  } catch (error) {
+    await deps.conversations.update(c.id, () => previous);
+    throw error;
+  }
+}
+
 export async function closeTicket(
   deps: CommandDeps,
   userId: string,
@@ -98,7 +127,6 @@ export async function closeTicket(
   const ticket = await deps.tickets.get(userId);
   if (ticket?.conversationId === undefined) return noTicket;
   const id = ticket.conversationId;
-  let previous: ConversationState | undefined;
   try {
     const c = await deps.chatwoot.getConversation(id);
     if (c.status === "resolved") {
@@ -108,23 +136,13 @@ export async function closeTicket(
         description: "This ticket is already closed.",
       };
     }
-    previous = (await deps.conversations.update(id, (s) => ({
-      userId,
-      lastActivityAt: c.lastActivityAt,
-      eventAt: 0,
-      ...s,
-      status: "resolved",
-      outOfOfficeShown: false,
-    }))).before;
-    if (reason?.trim()) {
-      await deps.chatwoot.createPrivateNote(
-        id,
-        `Closed by the customer on Discord: ${reason.trim()}`,
-      );
-    }
-    await deps.chatwoot.toggleStatus(id, "resolved");
+    const note = reason?.trim();
+    await changeStatusForUser(deps, userId, c, "resolved", async () => {
+      if (note) {
+        await deps.chatwoot.createPrivateNote(id, `Closed by the customer on Discord: ${note}`);
+      }
+    });
   } catch (error) {
-    await deps.conversations.update(id, () => previous);
     return unavailable("closed", error, deps.log);
   }
   deps.log.info("ticket closed by user", { discordUserId: userId, conversationId: id });
@@ -139,7 +157,6 @@ export async function reopenTicket(deps: CommandDeps, userId: string): Promise<N
   const ticket = await deps.tickets.get(userId);
   if (ticket?.conversationId === undefined) return noTicket;
   const id = ticket.conversationId;
-  let previous: ConversationState | undefined;
   try {
     const c = await deps.chatwoot.getConversation(id);
     if (c.status === "open" || c.status === "pending") {
@@ -156,16 +173,8 @@ export async function reopenTicket(deps: CommandDeps, userId: string): Promise<N
           "Send me a message and a new ticket will be opened for you.",
       };
     }
-    previous = (await deps.conversations.update(id, (s) => ({
-      userId,
-      lastActivityAt: c.lastActivityAt,
-      eventAt: 0,
-      ...s,
-      status: "open",
-    }))).before;
-    await deps.chatwoot.toggleStatus(id, "open");
+    await changeStatusForUser(deps, userId, c, "open");
   } catch (error) {
-    await deps.conversations.update(id, () => previous);
     return unavailable("reopened", error, deps.log);
   }
   deps.log.info("ticket reopened by user", { discordUserId: userId, conversationId: id });

@@ -82,28 +82,19 @@ export async function acceptMessageEvent(
 ): Promise<MessageEventOutcome> {
   const routing = routeMessageEvent(event, deps.scope, Date.now());
   if (routing.action === "drop") return { status: "dropped", reason: routing.reason };
-  if (routing.action === "ask-csat") {
+  const queueOne = async (item: { discordUserId: string }, dedupeKind: string) => {
     const accepted = await deps.mailbox.append({
       dir: "out",
-      userId: routing.prompt.discordUserId,
-      items: [{ seq: deps.nextSeq(), item: routing.prompt }],
-      dedupe: { kind: "message_created", id: String(event.messageId) },
+      userId: item.discordUserId,
+      items: [{ seq: deps.nextSeq(), item }],
+      dedupe: { kind: dedupeKind, id: String(event.messageId) },
     });
     return accepted
-      ? { status: "queued", discordUserId: routing.prompt.discordUserId }
-      : { status: "duplicate" };
-  }
-  if (routing.action === "delete") {
-    const accepted = await deps.mailbox.append({
-      dir: "out",
-      userId: routing.deletion.discordUserId,
-      items: [{ seq: deps.nextSeq(), item: routing.deletion }],
-      dedupe: { kind: "message_deleted", id: String(event.messageId) },
-    });
-    return accepted
-      ? { status: "queued", discordUserId: routing.deletion.discordUserId }
-      : { status: "duplicate" };
-  }
+      ? { status: "queued" as const, discordUserId: item.discordUserId }
+      : { status: "duplicate" as const };
+  };
+  if (routing.action === "ask-csat") return await queueOne(routing.prompt, "message_created");
+  if (routing.action === "delete") return await queueOne(routing.deletion, "message_deleted");
   const reply = routing.reply;
   const segments = segmentForStorage(reply);
   const accepted = await deps.mailbox.append({

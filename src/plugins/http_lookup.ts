@@ -5,6 +5,7 @@
  * A 404 means "unknown user".
  */
 import { z } from "zod";
+import { getJson } from "./get_json.ts";
 import type { ContactPlugin, Enrichment } from "./types.ts";
 
 const answerSchema = z.object({
@@ -25,22 +26,14 @@ export function httpLookupPlugin(options: {
     name: options.name ?? "http-lookup",
     async enrichContact(user, signal) {
       const url = options.urlTemplate.replaceAll("{discordId}", encodeURIComponent(user.id));
-      const res = await doFetch(url, {
-        headers: {
-          accept: "application/json",
-          ...(options.header ? { [options.header.name]: options.header.value } : {}),
-        },
+      const found = await getJson(
+        doFetch,
+        url,
+        options.header ? { [options.header.name]: options.header.value } : {},
         signal,
-      });
-      if (res.status === 404) {
-        await res.body?.cancel();
-        return undefined;
-      }
-      if (!res.ok) {
-        await res.body?.cancel();
-        throw new Error(`lookup answered HTTP ${res.status}`);
-      }
-      const answer = answerSchema.parse(await res.json());
+      );
+      if (found === undefined) return undefined;
+      const answer = answerSchema.parse(found);
       const attributes = answer.customAttributes ?? answer.custom_attributes ?? {};
       const enrichment: Enrichment = {
         ...(answer.email ? { email: answer.email } : {}),

@@ -5,6 +5,7 @@
  * so both channels land on one contact). 404: not a Singlty user.
  */
 import { z } from "zod";
+import { getJson } from "./get_json.ts";
 import type { ContactPlugin, Enrichment } from "./types.ts";
 
 const userSchema = z.object({
@@ -22,19 +23,14 @@ export function singltyPlugin(options: {
   return {
     name: "singlty",
     async enrichContact(user, signal): Promise<Enrichment | undefined> {
-      const res = await doFetch(
+      const answer = await getJson(
+        doFetch,
         `${options.apiUrl}/internal/users/by-discord/${encodeURIComponent(user.id)}`,
-        { headers: { "x-api-key": options.apiKey, accept: "application/json" }, signal },
+        { "x-api-key": options.apiKey },
+        signal,
       );
-      if (res.status === 404) {
-        await res.body?.cancel();
-        return undefined;
-      }
-      if (!res.ok) {
-        await res.body?.cancel();
-        throw new Error(`Singlty answered HTTP ${res.status}`);
-      }
-      const found = userSchema.parse(await res.json());
+      if (answer === undefined) return undefined;
+      const found = userSchema.parse(answer);
       const customAttributes: Record<string, string> = {};
       if (found.id != null) customAttributes.user_id = String(found.id);
       return {

@@ -78,6 +78,12 @@ export interface FakeMessage {
   created_at: number;
 }
 
+/** The fields tests read from contact and conversation creation answers. */
+export interface AgentApiAnswer {
+  id: number;
+  payload: { contact: { id: number }; contact_inbox: { source_id: string } };
+}
+
 export interface FakeChatwootOptions {
   accountId?: number;
   inboxId?: number;
@@ -180,6 +186,16 @@ export class FakeChatwoot {
 
   get baseUrl(): string {
     return `http://127.0.0.1:${this.#port}`;
+  }
+
+  /** Does what an agent or another tool would through the account API (POST, JSON). */
+  async asAgent(path: string, body: unknown): Promise<AgentApiAnswer> {
+    const res = await fetch(`${this.baseUrl}/api/v1/accounts/${this.accountId}${path}`, {
+      method: "POST",
+      headers: { "api_access_token": this.token, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    return await res.json();
   }
 
   /** Calls made to the account API, optionally of one route (`METHOD /spec/path`). */

@@ -1,0 +1,15 @@
+/** GETs JSON from a user service: undefined for 404 (an unknown user); other failures throw. */
+export async function getJson(
+  fetchImpl: typeof fetch,
+  url: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<unknown | undefined> {
+  const res = await fetchImpl(url, { headers: { accept: "application/json", ...headers }, signal });
+  if (!res.ok) {
+    await res.body?.cancel();
+    if (res.status === 404) return undefined;
+    throw new Error(`lookup answered HTTP ${res.status}`);
+  }
+  return await res.json();
+}
