@@ -41,6 +41,8 @@ import { registerCommands } from "./src/discord/commands.ts";
 import { renderEmbed } from "./src/discord/embeds.ts";
 import { toDiscordError } from "./src/discord/errors.ts";
 import { createDiscordBot } from "./src/discord/gateway.ts";
+import { createInteractionVerifier } from "./src/discord/interaction_signature.ts";
+import { holdGatewayLeadership } from "./src/jobs/gateway_leader.ts";
 import { handleInteraction } from "./src/discord/interactions.ts";
 import { presenceCronSchedule, updatePresence } from "./src/discord/presence.ts";
 import { createDiscordRest } from "./src/discord/rest_port.ts";
@@ -86,6 +88,8 @@ export interface RunningBridge {
   reconcile(): Promise<{ conversations: number; apiCalls: number; queued: number }>;
   /** Reads recent DM channels for DMs sent while the gateway was away (runs on every READY). */
   catchUpMissedDms(): Promise<unknown>;
+  /** Runs a scheduled job now (Deno Deploy's top-level crons call this). */
+  runScheduled(job: ScheduledJob): Promise<unknown>;
   stop(): Promise<void>;
 }
 
@@ -175,16 +179,7 @@ export async function startBridge(
         }
       }
     },
-    onInteraction: (raw) =>
-      handleInteraction({
-        bot: discord.bot,
-        commands: commandDeps,
-        csat,
-        csatTexts: config.csat,
-        mailbox,
-        branding: config.branding,
-        log,
-      }, raw),
+    onInteraction: (raw) => handleInteraction(interactionDeps(), raw),
     onReady: () => {
       void refreshPresence();
       // Every (re)identify may have missed DMs: Discord replays only within a resumed session.
@@ -195,6 +190,20 @@ export async function startBridge(
     onFatal: (explanation) => fatal.resolve(explanation),
   });
   const discordRest = createDiscordRest(discord.bot, config.branding, options.fetch);
+  const interactionDeps = () => ({
+    bot: discord.bot,
+    ticketCommand: config.ticketCommand,
+    acceptCommandMessage: async (dm: InboundDm) => {
+      if (!senderAllowed(config.allowFrom, dm.author)) return false;
+      return await acceptDm({ mailbox, log }, dm);
+    },
+    commands: commandDeps,
+    csat,
+    csatTexts: config.csat,
+    mailbox,
+    branding: config.branding,
+    log,
+  });
   const userTyping = createUserTypingRelay({
     log,
     async send(userId, on) {
@@ -287,7 +296,9 @@ export async function startBridge(
   mailboxes = new Mailboxes({
     kv,
     // KV Connect and Deno Deploy have no queues: wake inline, retry on timers, and sweep.
-    wakeups: kvHasQueues(config.kvPath) ? queueWakeups(kv) : inlineWakeups(),
+    wakeups: config.discordGateway && !config.onDeploy && kvHasQueues(config.kvPath)
+      ? queueWakeups(kv)
+      : inlineWakeups(),
     log,
     observer: {
       delivered(dir, entry) {
@@ -338,13 +349,36 @@ export async function startBridge(
           item,
           entry.progress as DmProgress,
         );
+        if (item.viaCommand) {
+          await replies.editReply(
+            item.viaCommand.interactionToken,
+            forwarded
+              ? {
+                tone: "success",
+                title: "Message sent",
+                description: `Our team has it (ticket #${forwarded.conversationId}). ` +
+                  "Answers arrive here in your DMs.",
+              }
+              : {
+                tone: "warning",
+                description: "Your message was not passed on; see the DM we sent you.",
+              },
+          )
+            .catch((error) =>
+              log.debug("could not answer the interaction", { error: String(error) })
+            );
+        }
         return [
-          {
-            key: keys.recentDm(userId),
-            value: { channelId: item.channelId, messageId: item.messageId, at: Date.now() },
-            expireIn: recentMs,
-          },
-          { key: keys.dmChannelUser(item.channelId), value: userId },
+          ...(item.channelId
+            ? [
+              {
+                key: keys.recentDm(userId),
+                value: { channelId: item.channelId, messageId: item.messageId, at: Date.now() },
+                expireIn: recentMs,
+              },
+              { key: keys.dmChannelUser(item.channelId), value: userId },
+            ]
+            : []),
           ...(forwarded
             ? linkRecords(
               forwarded.chatwootMessageId,
@@ -434,6 +468,16 @@ export async function startBridge(
   const verify = config.webhookSecret
     ? await createSignatureVerifier(config.webhookSecret)
     : undefined;
+  const interactionVerifier = config.discordPublicKey
+    ? await createInteractionVerifier(config.discordPublicKey)
+    : undefined;
+  /** True the first time an id is seen within a day (replayed deliveries are dropped). */
+  const firstSeen = async (kind: string, id: string) => {
+    const key = keys.seen(kind, id);
+    const res = await kv.atomic().check({ key, versionstamp: null })
+      .set(key, Date.now(), { expireIn: 24 * 3600_000 }).commit();
+    return res.ok;
+  };
   const scope = { inboxId: config.chatwootInboxId, accountId: config.chatwootAccountId };
   const acceptAgentMessage = (event: ChatwootMessageEvent) =>
     acceptMessageEvent({
@@ -500,13 +544,9 @@ export async function startBridge(
         log,
       }, event),
     countWebhook: (outcome) => metrics.inc("cordwoot_webhooks_total", { outcome }),
-    firstDelivery: async (deliveryId) => {
-      if (deliveryId.length > 200) return true; // not a Chatwoot delivery id; nothing to dedupe on
-      const key = keys.seen("delivery", deliveryId);
-      const res = await kv.atomic().check({ key, versionstamp: null })
-        .set(key, Date.now(), { expireIn: 24 * 3600_000 }).commit();
-      return res.ok;
-    },
+    firstDelivery: (deliveryId) =>
+      // Longer is not a Chatwoot delivery id; there is nothing to dedupe on.
+      deliveryId.length > 200 ? Promise.resolve(true) : firstSeen("delivery", deliveryId),
     metrics: async () => {
       const stats = await mailboxes!.stats();
       return metrics.render([
@@ -534,12 +574,19 @@ export async function startBridge(
         },
       ]);
     },
+    interactions: interactionVerifier
+      ? {
+        verify: interactionVerifier,
+        firstDelivery: (id) => firstSeen("interaction", id),
+        handle: (raw, responded) => handleInteraction(interactionDeps(), raw, responded),
+      }
+      : undefined,
     health: async () => {
-      const gatewayReady = discord.isReady();
+      const gateway = gatewayState();
       return {
-        healthy: gatewayReady && chatwootHealth.ok,
+        healthy: (gateway !== "connecting") && chatwootHealth.ok,
         version: VERSION,
-        gateway: { ready: gatewayReady },
+        gateway: { state: gateway, ready: gateway === "ready" },
         chatwoot: { ...chatwootHealth },
         mailboxes: await mailboxes!.stats(),
       };
@@ -558,24 +605,53 @@ export async function startBridge(
   });
 
   mailboxes.listen();
-  const cron = (name: string, schedule: string, run: () => Promise<unknown>) =>
-    Deno.cron(`cordwoot ${name}`, schedule, { signal: crons.signal }, async () => {
-      await run();
-    });
-  cron("mailbox sweep", "* * * * *", () => mailboxes!.sweep());
-  cron("chatwoot health", "* * * * *", checkChatwoot);
-  cron("presence", presenceCronSchedule(config.presence.pollIntervalMs), () => refreshPresence());
-  cron("reconcile", "*/5 * * * *", reconcile);
+  const scheduled: Record<ScheduledJob, () => Promise<unknown>> = {
+    "mailbox sweep": () => mailboxes!.sweep(),
+    "chatwoot health": checkChatwoot,
+    "reconcile": reconcile,
+    "presence": () => refreshPresence(),
+  };
+  // On Deno Deploy the crons are registered at module top level (see the end of this file).
+  if (!config.onDeploy) {
+    for (const job of Object.keys(SCHEDULES) as ScheduledJob[]) {
+      const schedule = job === "presence"
+        ? presenceCronSchedule(config.presence.pollIntervalMs)
+        : SCHEDULES[job];
+      Deno.cron(`cordwoot ${job}`, schedule, { signal: crons.signal }, async () => {
+        await scheduled[job]();
+      });
+    }
+  }
 
   await Promise.all([checkChatwoot(), mailboxes.sweep()]);
   // Not awaited: start-up must not wait on a Chatwoot that may be down.
   reconcile().catch((error) => log.warn("reconciliation failed", { error: describeError(error) }));
-  const gatewayStarted = startGateway(
-    discord.start,
-    log,
-    (explanation) => fatal.resolve(explanation),
-    crons.signal,
-  );
+  let gatewayStarted: Promise<void> = Promise.resolve();
+  const leadership = config.discordGateway
+    ? holdGatewayLeadership({
+      kv,
+      instanceId: crypto.randomUUID(),
+      connect: () => {
+        gatewayStarted = startGateway(
+          discord.start,
+          log,
+          (explanation) => fatal.resolve(explanation),
+          crons.signal,
+        );
+      },
+      disconnect: () => discord.disconnect(),
+      log,
+    })
+    : undefined;
+  /** off: HTTP only; standby: another instance holds the gateway; connecting; ready. */
+  const gatewayState = () =>
+    !leadership
+      ? "off"
+      : !leadership.isLeader
+      ? "standby"
+      : discord.isReady()
+      ? "ready"
+      : "connecting";
 
   let stopped = false;
   return {
@@ -587,10 +663,12 @@ export async function startBridge(
     refreshPresence: () => refreshPresence(),
     reconcile,
     catchUpMissedDms: () => catchUp(),
+    runScheduled: (job) => scheduled[job](),
     async stop() {
       if (stopped) return;
       stopped = true;
       crons.abort();
+      await leadership?.stop();
       userTyping.stop();
       agentTyping.stop();
       await discord.stop();
@@ -605,6 +683,15 @@ export async function startBridge(
 }
 
 const CHATWOOT_PROBE_MS = 2_000;
+
+/** The periodic jobs and their cron schedules (presence's comes from PRESENCE_POLL_INTERVAL_MS). */
+export const SCHEDULES = {
+  "mailbox sweep": "* * * * *",
+  "chatwoot health": "* * * * *",
+  "reconcile": "*/5 * * * *",
+  "presence": "*/5 * * * *",
+} as const;
+export type ScheduledJob = keyof typeof SCHEDULES;
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
@@ -665,6 +752,7 @@ function failureReason(error: unknown): string {
 }
 
 async function openKv(path: string): Promise<Deno.Kv> {
+  if (path === "") return await Deno.openKv(); // the platform's database (Deno Deploy)
   if (path !== ":memory:" && !/^https?:\/\//.test(path)) {
     await Deno.mkdir(dirname(path), { recursive: true });
   }
@@ -721,6 +809,7 @@ async function serve(): Promise<number> {
     });
   });
   const bridge = await startBridge(config, { log });
+  deployedBridge = bridge;
   bridge.fatal.then(() => fatalSeen = true);
   const signalled = Promise.withResolvers<string>();
   const onSignal = (name: string) => () => signalled.resolve(name);
@@ -755,6 +844,20 @@ async function main(args: string[]): Promise<number> {
     default:
       console.error(`cordwoot: unknown command "${command}"\n\n${HELP}`);
       return 2;
+  }
+}
+
+/**
+ * Deno Deploy only runs crons declared at the module's top level (nested ones
+ * are ignored there), so on Deploy they are declared here and call into the
+ * running bridge. Without the gateway there is no presence to keep.
+ */
+let deployedBridge: RunningBridge | undefined;
+if (Deno.env.get("DENO_DEPLOYMENT_ID")) {
+  for (const job of ["mailbox sweep", "chatwoot health", "reconcile"] as const) {
+    Deno.cron(`cordwoot ${job}`, SCHEDULES[job], async () => {
+      await deployedBridge?.runScheduled(job);
+    });
   }
 }
 

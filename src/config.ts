@@ -23,6 +23,12 @@ export interface Config {
   discordApiUrl: string;
   /** True when DISCORD_API_URL is a rate-limiting proxy: Discordeno's own limiter is then off. */
   discordApiProxy: boolean;
+  /** Hex Ed25519 key from the Developer Portal: enables `POST /interactions`. */
+  discordPublicKey: string | undefined;
+  /** False: no gateway connection (Deno Deploy, or HTTP interactions only). */
+  discordGateway: boolean;
+  /** Name of the slash command that opens or continues a ticket without the gateway. */
+  ticketCommand: string;
   chatwootBaseUrl: string;
   chatwootAccountId: number;
   chatwootApiToken: string;
@@ -30,7 +36,10 @@ export interface Config {
   webhookPort: number;
   webhookHost: string;
   webhookSecret: string | undefined;
+  /** "" means the platform's default database (Deno Deploy). */
   kvPath: string;
+  /** Running on Deno Deploy: crons are registered at module top level, no gateway, no queues. */
+  onDeploy: boolean;
   /** Empty string: no confirmation reaction. */
   confirmEmoji: string;
   /** Discord user ids and usernames (lower case) allowed to open tickets; undefined = everyone. */
@@ -173,6 +182,25 @@ const schema = z.object({
     httpUrl("the Discord REST base, e.g. https://discord.com/api").optional(),
   ).transform((v) => v ?? "https://discord.com/api"),
   DISCORD_API_PROXY: booleanFlag(false),
+  DISCORD_PUBLIC_KEY: blankAsUnset(
+    z.string().trim().regex(/^[0-9a-fA-F]{64}$/, {
+      error:
+        "expected the 64 hex characters of Developer Portal > General Information > Public Key",
+    }).optional(),
+  ),
+  DISCORD_GATEWAY: blankAsUnset(
+    z.string().trim().toLowerCase().pipe(
+      z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"], {
+        error: "expected true or false",
+      }),
+    ).transform((v) => ["true", "1", "yes", "on"].includes(v)).optional(),
+  ),
+  DENO_DEPLOYMENT_ID: blankAsUnset(z.string().optional()),
+  TICKET_COMMAND: blankAsUnset(
+    z.string().trim().regex(/^[-_a-z0-9]{1,32}$/, {
+      error: "expected a command name: 1-32 lower-case letters, digits, - or _",
+    }).optional(),
+  ).transform((v) => v ?? "support"),
   CHATWOOT_BASE_URL: z.string({ error: "is required: e.g. https://app.chatwoot.com" })
     .pipe(httpUrl("e.g. https://app.chatwoot.com")),
   CHATWOOT_ACCOUNT_ID: z.string({ error: "is required: the numeric account id" })
@@ -187,7 +215,7 @@ const schema = z.object({
   ).transform((v) => v ?? 3000),
   WEBHOOK_HOST: blankAsUnset(z.string().trim().optional()).transform((v) => v ?? "0.0.0.0"),
   WEBHOOK_SECRET: blankAsUnset(z.string().trim().optional()),
-  KV_PATH: blankAsUnset(z.string().trim().optional()).transform((v) => v ?? "./data/cordwoot.kv"),
+  KV_PATH: blankAsUnset(z.string().trim().optional()),
   CONFIRM_EMOJI: z.string().trim().optional().default("✅"),
   ALLOW_FROM: blankAsUnset(z.string().trim().optional()),
   DISCORD_CDN_URL: blankAsUnset(
@@ -305,6 +333,10 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       discordApplicationId: e.DISCORD_CLIENT_ID ?? botId,
       discordApiUrl: e.DISCORD_API_URL,
       discordApiProxy: e.DISCORD_API_PROXY,
+      discordPublicKey: e.DISCORD_PUBLIC_KEY?.toLowerCase(),
+      // Deno Deploy keeps no long-lived connection: the gateway is off there unless forced on.
+      discordGateway: e.DISCORD_GATEWAY ?? e.DENO_DEPLOYMENT_ID === undefined,
+      ticketCommand: e.TICKET_COMMAND,
       chatwootBaseUrl: e.CHATWOOT_BASE_URL,
       chatwootAccountId: e.CHATWOOT_ACCOUNT_ID,
       chatwootApiToken: e.CHATWOOT_API_TOKEN,
@@ -312,7 +344,9 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       webhookPort: e.WEBHOOK_PORT,
       webhookHost: e.WEBHOOK_HOST,
       webhookSecret: e.WEBHOOK_SECRET,
-      kvPath: e.KV_PATH,
+      // On Deno Deploy the default is the project's own database (Deno.openKv() without a path).
+      kvPath: e.KV_PATH ?? (e.DENO_DEPLOYMENT_ID ? "" : "./data/cordwoot.kv"),
+      onDeploy: e.DENO_DEPLOYMENT_ID !== undefined,
       confirmEmoji: e.CONFIRM_EMOJI,
       allowFrom: e.ALLOW_FROM
         ? new Set(e.ALLOW_FROM.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean))

@@ -107,20 +107,24 @@ Deno.test("register-commands syncs the command list and explains a refused token
     const ok = await spawnCordwoot(["register-commands"], { env: fakeEnv(discord, chatwoot) })
       .result;
     assert.equal(ok.code, 0, ok.stderr);
-    assert.match(ok.stdout, /Registered 4 global command\(s\) for application/);
-    for (const name of ["status", "close", "reopen", "help"]) {
+    assert.match(ok.stdout, /Registered 5 global command\(s\) for application/);
+    for (const name of ["support", "status", "close", "reopen", "help"]) {
       assert.match(ok.stdout, new RegExp(`/${name} — `));
     }
     const put = discord.requestsTo("PUT", /^\/applications\/\d+\/commands$/);
     assert.equal(put.length, 1);
     const sent = put[0].body as { name: string; contexts: number[]; options: unknown[] }[];
-    assert.deepEqual(sent.map((c) => c.contexts), [[1], [1], [1], [1]], "usable in the bot's DMs");
+    assert.deepEqual(
+      sent.map((c) => c.contexts),
+      [[0, 1], [1], [1], [1], [1]],
+      "the ticket command works in servers and DMs, the others in the bot's DMs",
+    );
     assert.match(JSON.stringify(sent.find((c) => c.name === "close")), /"name":"reason"/);
     // Running it again changes nothing: the same list replaces the same list.
     const twice = await spawnCordwoot(["register-commands"], { env: fakeEnv(discord, chatwoot) })
       .result;
     assert.equal(twice.code, 0);
-    assert.equal(discord.registeredCommands.length, 4);
+    assert.equal(discord.registeredCommands.length, 5);
 
     const env = fakeEnv(discord, chatwoot, { DISCORD_TOKEN: fakeToken(discord.botId, "wrong") });
     const bad = await spawnCordwoot(["register-commands"], { env }).result;

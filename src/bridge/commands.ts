@@ -33,6 +33,15 @@ export interface CommandDefinition {
   options?: { name: string; description: string; required: boolean; maxLength?: number }[];
 }
 
+/** The command that opens or continues a ticket without the gateway (its name is configurable). */
+export function ticketCommand(name: string): CommandDefinition {
+  return {
+    name,
+    description: "Write to our support team",
+    options: [{ name: "message", description: "Your message", required: true, maxLength: 2000 }],
+  };
+}
+
 export const TICKET_COMMANDS: CommandDefinition[] = [
   { name: "status", description: "Show your support ticket: its status, last activity and number" },
   {

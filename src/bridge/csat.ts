@@ -154,8 +154,8 @@ export async function submitRating(
     log.info("csat refused: survey older than 14 days");
   }
   const prompt = await deps.csat.get(item.uuid);
-  if (prompt) {
-    await deps.csat.save({ ...prompt, rating: item.rating });
+  if (prompt) await deps.csat.save({ ...prompt, rating: item.rating });
+  if (prompt?.messageId) {
     await deps.discord.editMessage(prompt.channelId, prompt.messageId, {
       embed: {
         tone: "primary",

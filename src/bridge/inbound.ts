@@ -53,6 +53,8 @@ export interface InboundDm {
   content: string;
   /** The Discord message this one replies to. */
   replyTo?: string;
+  /** Sent with the ticket slash command instead of a DM: answered in the interaction, no ✅. */
+  viaCommand?: { interactionToken: string };
   attachments?: DmAttachment[];
 
   /** Epoch ms when the gateway handed it over. */
@@ -154,7 +156,7 @@ export async function forwardDm(
     if (posted.created) await greet(deps, dm, posted.ticket.conversationId, settings);
     if (!open) await tellOutsideHoursOnce(deps, dm, posted.ticket.conversationId, settings, now);
   }
-  if (deps.confirmEmoji) {
+  if (deps.confirmEmoji && !dm.viaCommand) {
     try {
       await deps.discord.addReaction(dm.channelId, dm.messageId, deps.confirmEmoji);
     } catch (error) {

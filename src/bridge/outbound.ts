@@ -242,20 +242,21 @@ export type NoticeDeps = Pick<OutboundDeps, "discord" | "tickets" | "log"> & { c
 
 export async function sendNotice(deps: NoticeDeps, item: OutboundNotice): Promise<void> {
   const channelId = await dmChannelFor(deps, item.discordUserId);
+  // The survey is recorded before its button exists, so that a click can never come first.
+  const prompt = item.csat && {
+    uuid: item.csat.uuid,
+    userId: item.discordUserId,
+    conversationId: item.csat.conversationId,
+    channelId,
+    messageId: "",
+  };
+  if (prompt) await deps.csat.save(prompt);
   const sent = await deps.discord.sendMessage(channelId, {
     embed: item.embed,
     button: item.button,
     nonce: nonceFor(item.noticeId),
   });
-  if (item.csat) {
-    await deps.csat.save({
-      uuid: item.csat.uuid,
-      userId: item.discordUserId,
-      conversationId: item.csat.conversationId,
-      channelId,
-      messageId: sent.id,
-    });
-  }
+  if (prompt) await deps.csat.save({ ...prompt, messageId: sent.id });
   deps.log.info("notice delivered", {
     discordUserId: item.discordUserId,
     notice: item.noticeId,

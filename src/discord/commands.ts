@@ -12,17 +12,22 @@ import {
   DiscordApplicationIntegrationType,
   DiscordInteractionContextType,
 } from "@discordeno/bot";
-import { TICKET_COMMANDS } from "../bridge/commands.ts";
+import { TICKET_COMMANDS, ticketCommand } from "../bridge/commands.ts";
 import type { Config } from "../config.ts";
 import { toDiscordError } from "./errors.ts";
 
-/** The global command list, usable in the bot's DMs. */
-export function commandPayloads() {
-  return TICKET_COMMANDS.map((c) => ({
+/**
+ * The global command list: the lifecycle commands in the bot's DMs, the ticket
+ * command (TICKET_COMMAND) also in server channels.
+ */
+export function commandPayloads(ticketCommandName: string) {
+  const dmOnly = [DiscordInteractionContextType.BotDm];
+  const anywhere = [DiscordInteractionContextType.Guild, DiscordInteractionContextType.BotDm];
+  return [ticketCommand(ticketCommandName), ...TICKET_COMMANDS].map((c) => ({
     name: c.name,
     description: c.description,
     integrationTypes: [DiscordApplicationIntegrationType.GuildInstall],
-    contexts: [DiscordInteractionContextType.BotDm],
+    contexts: c.name === ticketCommandName ? anywhere : dmOnly,
     options: (c.options ?? []).map((o) => ({
       type: ApplicationCommandOptionTypes.String,
       name: o.name,
@@ -34,7 +39,10 @@ export function commandPayloads() {
 }
 
 export async function registerCommands(
-  config: Pick<Config, "discordToken" | "discordApplicationId" | "discordApiUrl">,
+  config: Pick<
+    Config,
+    "discordToken" | "discordApplicationId" | "discordApiUrl" | "ticketCommand"
+  >,
   out: (line: string) => void = console.log,
 ): Promise<number> {
   const rest = createRestManager({
@@ -45,7 +53,9 @@ export async function registerCommands(
       : {}),
   });
   try {
-    const registered = await rest.upsertGlobalApplicationCommands(commandPayloads());
+    const registered = await rest.upsertGlobalApplicationCommands(
+      commandPayloads(config.ticketCommand),
+    );
     out(
       `Registered ${registered.length} global command(s) for application ${config.discordApplicationId}:`,
     );

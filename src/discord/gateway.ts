@@ -153,6 +153,13 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
       await bot.shutdown().catch(() => {});
       releaseTimers(bot);
     },
+    /** Closes the connection on purpose (another instance holds the gateway now); start() reconnects. */
+    async disconnect(): Promise<void> {
+      stopping = true;
+      await bot.shutdown().catch(() => {});
+      releaseTimers(bot);
+      stopping = false;
+    },
   };
 }
 

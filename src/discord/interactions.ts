@@ -22,6 +22,7 @@ import {
   type CsatTexts,
   ratingAllowed,
 } from "../bridge/csat.ts";
+import type { InboundDm } from "../bridge/inbound.ts";
 import type { NoticeEmbed } from "../bridge/notices.ts";
 import type { CsatStore, Logger, MailboxPort } from "../bridge/ports.ts";
 import type { BrandingConfig } from "../config.ts";
@@ -42,8 +43,19 @@ const interactionSchema = z.object({
   type: z.number(),
   channel_id: z.string().optional(),
   guild_id: z.string().optional(),
-  user: z.object({ id: z.string() }).optional(),
-  member: z.object({ user: z.object({ id: z.string() }) }).optional(),
+  user: z.object({
+    id: z.string(),
+    username: z.string().optional(),
+    global_name: z.string().nullish(),
+  }).optional(),
+  member: z.object({
+    user: z.object({
+      id: z.string(),
+      username: z.string().optional(),
+      global_name: z.string().nullish(),
+    }),
+  }).optional(),
+  context: z.number().optional(),
   data: z.object({
     name: z.string().optional(),
     custom_id: z.string().optional(),
@@ -60,6 +72,10 @@ export type RawInteraction = z.infer<typeof interactionSchema>;
 
 export interface InteractionDeps {
   bot: DiscordBot;
+  /** The ticket command's name (TICKET_COMMAND). */
+  ticketCommand: string;
+  /** Queues a message sent with the ticket command, like a DM; false for a duplicate. */
+  acceptCommandMessage(dm: InboundDm): Promise<boolean>;
   commands: CommandDeps;
   csat: CsatStore;
   csatTexts: CsatTexts;
@@ -85,18 +101,32 @@ function formValues(i: RawInteraction): Record<string, string> {
   return values;
 }
 
-export async function handleInteraction(deps: InteractionDeps, raw: unknown): Promise<void> {
+export async function handleInteraction(
+  deps: InteractionDeps,
+  raw: unknown,
+  /** Called once Discord has the interaction's first response (the HTTP endpoint waits for it). */
+  responded?: () => void,
+): Promise<void> {
   const i = parseInteraction(raw);
   if (!i) {
     deps.log.warn("interaction ignored: unexpected shape");
     return;
   }
-  const userId = i.user?.id ?? i.member?.user.id;
+  const user = i.user ?? i.member?.user;
+  const userId = user?.id;
   if (!userId) return;
   const log = deps.log.child({ discordUserId: userId, interactionId: i.id });
   const embed = (e: NoticeEmbed) => renderEmbed(e, deps.branding);
   const respond = async (type: InteractionResponseTypes, data?: Record<string, unknown>) => {
-    await deps.bot.helpers.sendInteractionResponse(BigInt(i.id), i.token, { type, data } as never);
+    try {
+      await deps.bot.helpers.sendInteractionResponse(
+        BigInt(i.id),
+        i.token,
+        { type, data } as never,
+      );
+    } finally {
+      responded?.();
+    }
   };
   const reply = (e: NoticeEmbed) =>
     respond(InteractionResponseTypes.ChannelMessageWithSource, {
@@ -115,6 +145,33 @@ export async function handleInteraction(deps: InteractionDeps, raw: unknown): Pr
         const value = i.data?.options?.find((o) => o.name === name)?.value;
         return typeof value === "string" ? value : undefined;
       };
+      if (i.data?.name === deps.ticketCommand) {
+        const text = option("message")?.trim() ?? "";
+        if (!text) return await reply({ tone: "warning", description: "Please write a message." });
+        await respond(InteractionResponseTypes.DeferredChannelMessageWithSource, {
+          flags: EPHEMERAL,
+        });
+        const accepted = await deps.acceptCommandMessage({
+          kind: "dm",
+          messageId: i.id,
+          // Only a DM channel can be read back later; a server channel is not the user's.
+          channelId: i.context === 1 && i.channel_id ? i.channel_id : "",
+          author: {
+            id: userId,
+            username: user.username ?? userId,
+            globalName: user.global_name ?? null,
+          },
+          content: text,
+          viaCommand: { interactionToken: i.token },
+          receivedAt: Date.now(),
+        });
+        if (!accepted) {
+          await deps.bot.helpers.editOriginalInteractionResponse(i.token, {
+            embeds: [embed({ tone: "info", description: "We already have this message." })],
+          });
+        }
+        return;
+      }
       switch (i.data?.name) {
         case "help":
           return await reply(helpText());

@@ -39,7 +39,21 @@ export interface HttpDeps {
   /** False when this `X-Chatwoot-Delivery` id was seen before (a replayed delivery). */
   firstDelivery(deliveryId: string): Promise<boolean>;
   countWebhook(outcome: string): void;
+  /** Present when DISCORD_PUBLIC_KEY is set: Discord's HTTP interactions endpoint. */
+  interactions?: {
+    verify(
+      rawBody: string,
+      headers: { signature: string | null; timestamp: string | null },
+    ): Promise<SignatureCheck>;
+    /** False when this interaction id was seen before (Discord delivered it twice). */
+    firstDelivery(interactionId: string): Promise<boolean>;
+    /** Handles it; calls `responded` once Discord has the first response. */
+    handle(raw: unknown, responded: () => void): Promise<void>;
+  };
 }
+
+/** Discord wants an answer to an interaction within 3 s. */
+const INTERACTION_ANSWER_MS = 2_500;
 
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
@@ -122,6 +136,52 @@ export function createHttpApp(deps: HttpDeps): Hono {
     },
   );
 
+  app.post(
+    "/interactions",
+    bodyLimit({
+      maxSize: WEBHOOK_BODY_LIMIT_BYTES,
+      onError: (c) => c.json({ error: "payload too large" }, 413),
+    }),
+    async (c) => {
+      const interactions = deps.interactions;
+      if (!interactions) return c.json({ error: "not found" }, 404);
+      const raw = await c.req.text();
+      const check = await interactions.verify(raw, {
+        signature: c.req.header("x-signature-ed25519") ?? null,
+        timestamp: c.req.header("x-signature-timestamp") ?? null,
+      });
+      if (!check.ok) {
+        deps.log.warn("interaction refused: bad signature", { reason: check.reason });
+        return c.text("invalid request signature", 401);
+      }
+      let body: { type?: unknown; id?: unknown };
+      try {
+        body = JSON.parse(raw);
+      } catch {
+        return c.json({ error: "malformed payload" }, 400);
+      }
+      if (body.type === 1) return c.json({ type: 1 }); // PING → PONG
+      if (typeof body.id !== "string") return c.json({ error: "malformed payload" }, 400);
+      if (!(await interactions.firstDelivery(body.id))) {
+        deps.log.info("duplicate interaction ignored", { interactionId: body.id });
+        return c.body(null, 202);
+      }
+      // The answer goes over REST (the same code as for gateway interactions); this POST
+      // is answered with 202 once that first response is out, or before Discord gives up.
+      const responded = Promise.withResolvers<void>();
+      interactions.handle(body, () => responded.resolve())
+        .catch((error) => deps.log.error("interaction failed", { error: String(error) }))
+        .finally(() => responded.resolve());
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        responded.promise,
+        new Promise((r) => timer = setTimeout(r, INTERACTION_ANSWER_MS)),
+      ]);
+      clearTimeout(timer);
+      return c.body(null, 202);
+    },
+  );
+
   const health = async () => {
     const report = await deps.health();
     return Response.json(report, { status: report.healthy ? 200 : 503 });
@@ -134,6 +194,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
     }));
 
   app.all("/webhook", (c) => c.json({ error: "method not allowed" }, 405, { allow: "POST" }));
+  app.all("/interactions", (c) => c.json({ error: "method not allowed" }, 405, { allow: "POST" }));
   app.notFound((c) => c.json({ error: "not found" }, 404));
   app.onError((error, c) => {
     deps.log.error("request failed", {

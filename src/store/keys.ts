@@ -15,6 +15,7 @@
  * conversation/<conversationId>               → ConversationState (status as last seen, flags)
  * delay_notice/<discordUserId>                → the user was told delivery is delayed
  * csat/<uuid>                                 → CsatPrompt (who was asked, and whether they rated)
+ * gateway_leader                              → which instance holds the Discord gateway
  * link_cw/<chatwootMessageId>                 → Discord message ids it was delivered as
  * link_dc/<discordMessageId>                  → Chatwoot message id it belongs to
  * once/<kind>/<id>                            → a one-time action was done (e.g. a private note)
@@ -43,6 +44,7 @@ export const keys = {
   conversation: (conversationId: number) => ["conversation", conversationId] as const,
   delayNotice: (userId: string) => ["delay_notice", userId] as const,
   csat: (uuid: string) => ["csat", uuid] as const,
+  gatewayLeader: () => ["gateway_leader"] as const,
   linkFromChatwoot: (chatwootMessageId: number) => ["link_cw", chatwootMessageId] as const,
   linkFromDiscord: (discordMessageId: string) => ["link_dc", discordMessageId] as const,
   once: (kind: string, id: string) => ["once", kind, id] as const,
