@@ -42,7 +42,7 @@ import { renderEmbed } from "./src/discord/embeds.ts";
 import { toDiscordError } from "./src/discord/errors.ts";
 import { createDiscordBot } from "./src/discord/gateway.ts";
 import { createInteractionVerifier } from "./src/discord/interaction_signature.ts";
-import { holdGatewayLeadership } from "./src/jobs/gateway_leader.ts";
+import { type GatewayLeadership, holdGatewayLeadership } from "./src/jobs/gateway_leader.ts";
 import { handleInteraction } from "./src/discord/interactions.ts";
 import { presenceCronSchedule, updatePresence } from "./src/discord/presence.ts";
 import { createDiscordRest } from "./src/discord/rest_port.ts";
@@ -293,12 +293,14 @@ export async function startBridge(
       expireIn: recentMs,
     },
   ];
+  // KV Connect and Deno Deploy have no queues, and an HTTP-only bridge need not wait on one:
+  // there the mailboxes are drained inline, retried on timers, and swept every minute.
+  const wakeups = config.discordGateway && !config.onDeploy && kvHasQueues(config.kvPath)
+    ? queueWakeups(kv)
+    : inlineWakeups();
   mailboxes = new Mailboxes({
     kv,
-    // KV Connect and Deno Deploy have no queues: wake inline, retry on timers, and sweep.
-    wakeups: config.discordGateway && !config.onDeploy && kvHasQueues(config.kvPath)
-      ? queueWakeups(kv)
-      : inlineWakeups(),
+    wakeups,
     log,
     observer: {
       delivered(dir, entry) {
@@ -479,6 +481,19 @@ export async function startBridge(
     return res.ok;
   };
   const scope = { inboxId: config.chatwootInboxId, accountId: config.chatwootAccountId };
+  // Set once start-up is done; the HTTP server answers /healthz before that.
+  let gatewayStarted: Promise<void> = Promise.resolve();
+  // deno-lint-ignore prefer-const -- assigned once the server is up, read by /healthz before
+  let leadership: GatewayLeadership | undefined;
+  /** off: HTTP only; standby: another instance holds the gateway; connecting; ready. */
+  const gatewayState = () =>
+    !config.discordGateway
+      ? "off"
+      : !leadership?.isLeader
+      ? (leadership ? "standby" : "connecting")
+      : discord.isReady()
+      ? "ready"
+      : "connecting";
   const acceptAgentMessage = (event: ChatwootMessageEvent) =>
     acceptMessageEvent({
       mailbox,
@@ -588,7 +603,7 @@ export async function startBridge(
         version: VERSION,
         gateway: { state: gateway, ready: gateway === "ready" },
         chatwoot: { ...chatwootHealth },
-        mailboxes: await mailboxes!.stats(),
+        mailboxes: { ...await mailboxes!.stats(), wakeups: wakeups.mode },
       };
     },
   });
@@ -626,8 +641,7 @@ export async function startBridge(
   await Promise.all([checkChatwoot(), mailboxes.sweep()]);
   // Not awaited: start-up must not wait on a Chatwoot that may be down.
   reconcile().catch((error) => log.warn("reconciliation failed", { error: describeError(error) }));
-  let gatewayStarted: Promise<void> = Promise.resolve();
-  const leadership = config.discordGateway
+  leadership = config.discordGateway
     ? holdGatewayLeadership({
       kv,
       instanceId: crypto.randomUUID(),
@@ -643,15 +657,6 @@ export async function startBridge(
       log,
     })
     : undefined;
-  /** off: HTTP only; standby: another instance holds the gateway; connecting; ready. */
-  const gatewayState = () =>
-    !leadership
-      ? "off"
-      : !leadership.isLeader
-      ? "standby"
-      : discord.isReady()
-      ? "ready"
-      : "connecting";
 
   let stopped = false;
   return {

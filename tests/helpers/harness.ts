@@ -59,7 +59,9 @@ export async function startHarness(
   const bridge = await startBridge(loaded.config, { kv, log });
   const httpBase = `http://127.0.0.1:${bridge.port}`;
   chatwoot.webhookUrl = `${httpBase}/webhook`;
-  await discord.waitFor(() => discord.connectedSessions > 0, "the bot to identify");
+  if (loaded.config.discordGateway) {
+    await discord.waitFor(() => discord.connectedSessions > 0, "the bot to identify");
+  }
   const stop = async () => {
     await bridge.stop();
     kv.close();
