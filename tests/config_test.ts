@@ -157,3 +157,28 @@ Deno.test("branding, notices and plugins: seed names, defaults, and clear errors
   }
   assert.ok(!bad.problems.join("\n").includes("just-a-secret-value"));
 });
+
+Deno.test("on Deno Deploy the gateway is off and the app's own database is used, unless set", () => {
+  const deploy = loadConfig({ ...valid, DENO_DEPLOYMENT_ID: "abc123" });
+  assert.ok(deploy.ok);
+  assert.equal(deploy.config.onDeploy, true);
+  assert.equal(deploy.config.discordGateway, false);
+  assert.equal(deploy.config.kvPath, "");
+  const forced = loadConfig({
+    ...valid,
+    DENO_DEPLOYMENT_ID: "abc",
+    DISCORD_GATEWAY: "true",
+    KV_PATH: "https://kv.example/connect",
+  });
+  assert.ok(forced.ok);
+  assert.equal(forced.config.discordGateway, true);
+  assert.equal(forced.config.kvPath, "https://kv.example/connect");
+  const local = loadConfig(valid);
+  assert.ok(local.ok);
+  assert.equal(local.config.discordGateway, true);
+  assert.equal(local.config.ticketCommand, "support");
+  const bad = loadConfig({ ...valid, DISCORD_PUBLIC_KEY: "xyz", TICKET_COMMAND: "Open Ticket!" });
+  assert.ok(!bad.ok);
+  assert.ok(bad.problems.some((p) => p.startsWith("DISCORD_PUBLIC_KEY ")));
+  assert.ok(bad.problems.some((p) => p.startsWith("TICKET_COMMAND ")));
+});
