@@ -38,6 +38,8 @@ import { createChatwootClient } from "./src/chatwoot/client.ts";
 import { createSignatureVerifier } from "./src/chatwoot/webhook.ts";
 import { type Config, loadConfig, mergeDotEnv, SECRET_VARIABLES } from "./src/config.ts";
 import { registerCommands } from "./src/discord/commands.ts";
+import { checkConfig } from "./src/cli/check_config.ts";
+import { runDemo } from "./src/cli/demo.ts";
 import { renderEmbed } from "./src/discord/embeds.ts";
 import { toDiscordError } from "./src/discord/errors.ts";
 import { createDiscordBot } from "./src/discord/gateway.ts";
@@ -773,14 +775,16 @@ Usage: cordwoot [command]
 Commands:
   serve               run the bridge (the default)
   register-commands   register the bot's slash commands with Discord
+  check-config        check the configuration and every dependency, with fixes
+  demo                watch the bridge work against built-in fakes (no accounts)
   --version           print the version
   --help              print this help
 
 Configuration comes from the environment and from ./.env (variables already
 set in the environment win). See README.md for every variable.
 
-Exit codes: 0 stopped cleanly, 1 fatal runtime error (e.g. Discord refused the
-token), 2 invalid configuration.`;
+Exit codes: 0 stopped cleanly (or all checks passed), 1 fatal runtime error
+(e.g. Discord refused the token) or a failed check, 2 invalid configuration.`;
 
 function readEnvironment(): Record<string, string> {
   let text = "";
@@ -837,6 +841,10 @@ async function main(args: string[]): Promise<number> {
       return await serve();
     case "register-commands":
       return await registerCommands(loadConfigOrExit());
+    case "check-config":
+      return await checkConfig(loadConfigOrExit());
+    case "demo":
+      return await runDemo(startBridge);
     case "--version":
     case "version":
       console.log(`cordwoot ${VERSION}`);

@@ -36,6 +36,8 @@ export interface Config {
   webhookPort: number;
   webhookHost: string;
   webhookSecret: string | undefined;
+  /** This server's public base URL (check-config matches Chatwoot's webhook against it). */
+  publicUrl: string | undefined;
   /** "" means the platform's default database (Deno Deploy). */
   kvPath: string;
   /** Running on Deno Deploy: crons are registered at module top level, no gateway, no queues. */
@@ -215,6 +217,9 @@ const schema = z.object({
   ).transform((v) => v ?? 3000),
   WEBHOOK_HOST: blankAsUnset(z.string().trim().optional()).transform((v) => v ?? "0.0.0.0"),
   WEBHOOK_SECRET: blankAsUnset(z.string().trim().optional()),
+  PUBLIC_URL: blankAsUnset(
+    httpUrl("this server's public address, e.g. https://support.example.com").optional(),
+  ),
   KV_PATH: blankAsUnset(z.string().trim().optional()),
   CONFIRM_EMOJI: z.string().trim().optional().default("✅"),
   ALLOW_FROM: blankAsUnset(z.string().trim().optional()),
@@ -344,6 +349,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       webhookPort: e.WEBHOOK_PORT,
       webhookHost: e.WEBHOOK_HOST,
       webhookSecret: e.WEBHOOK_SECRET,
+      publicUrl: e.PUBLIC_URL,
       // On Deno Deploy the default is the project's own database (Deno.openKv() without a path).
       kvPath: e.KV_PATH ?? (e.DENO_DEPLOYMENT_ID ? "" : "./data/cordwoot.kv"),
       onDeploy: e.DENO_DEPLOYMENT_ID !== undefined,

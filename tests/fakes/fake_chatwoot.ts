@@ -127,6 +127,9 @@ export class FakeChatwoot {
   csatClosed = false;
   /** Client API typing toggles: the contact typing, as agents would see it. */
   readonly contactTyping: { conversationId: number; status: string }[] = [];
+  /** Account webhooks (Settings > Integrations > Webhooks). */
+  readonly webhooks: { id: number; url: string; subscriptions: string[]; secret: string | null }[] =
+    [];
   /** Webhook deliveries made by `autoWebhooks`, with the bridge's answer. */
   readonly autoDeliveries: { event: string; status: number }[] = [];
   #server!: Deno.HttpServer<Deno.NetAddr>;
@@ -486,6 +489,15 @@ export class FakeChatwoot {
         (p) => this.#contactConversations(Number(p[0])),
       ],
       ["POST", /^\/conversations$/, "/conversations", (_p, b) => this.#createConversation(b)],
+      [
+        "GET",
+        /^\/webhooks$/,
+        "/webhooks",
+        () =>
+          json({
+            payload: { webhooks: this.webhooks.map((w) => ({ ...w, account_id: this.accountId })) },
+          }),
+      ],
       [
         "GET",
         /^\/conversations\/(\d+)$/,

@@ -91,6 +91,8 @@ export class FakeDiscord {
   /** Users whose DMs are closed: sends to them fail with 403 / 50007. */
   readonly closedDms = new Set<string>();
   registeredCommands: unknown[] = [];
+  /** The application's public key, as General Information shows it. */
+  verifyKey = "a".repeat(64);
   /**
    * Fault injection for REST: called for every authorised request before it is
    * handled; a returned Response is sent instead (the request is still recorded).
@@ -583,6 +585,21 @@ export class FakeDiscord {
         emoji: decodeURIComponent(m[3]),
       });
       return new Response(null, { status: 204, headers: rateLimitHeaders() });
+    }
+    if (method === "GET" && (path === "/applications/@me" || path === "/oauth2/applications/@me")) {
+      return json({
+        id: this.applicationId,
+        name: "Acme Support",
+        verify_key: this.verifyKey,
+        flags: 0,
+        bot_public: true,
+        bot_require_code_grant: false,
+        description: "",
+        icon: null,
+      });
+    }
+    if (method === "GET" && (m = /^\/applications\/(\d+)\/commands$/.exec(path))) {
+      return json(this.registeredCommands);
     }
     if (method === "PUT" && (m = /^\/applications\/(\d+)\/commands$/.exec(path))) {
       if (m[1] !== this.applicationId) return discordError(403, 50001, "Missing Access");
