@@ -330,7 +330,7 @@ export async function startBridge(
       },
     },
     handlers: {
-      in: async (userId, entry, checkpoint) => {
+      in: async (userId, entry, checkpoint, attempt) => {
         const item = entry.item as InboundDm | CsatSubmission | DmEdit | DmDeletion;
         if (item.kind === "csat_rating") {
           return await submitRating(
@@ -352,6 +352,7 @@ export async function startBridge(
           { ...inboundDeps, checkpoint: (p: DmProgress) => checkpoint({ ...p }) },
           item,
           entry.progress as DmProgress,
+          attempt,
         );
         if (item.viaCommand) {
           await replies.editReply(
@@ -381,6 +382,8 @@ export async function startBridge(
                 expireIn: recentMs,
               },
               { key: keys.dmChannelUser(item.channelId), value: userId },
+              // Replies to a user who wrote first need no "open DM" request.
+              { key: keys.dmChannel(userId), value: item.channelId },
             ]
             : []),
           ...(forwarded
@@ -393,7 +396,7 @@ export async function startBridge(
             : []),
         ];
       },
-      out: async (_userId, entry, checkpoint) => {
+      out: async (_userId, entry, checkpoint, attempt) => {
         const item = entry.item as
           | OutboundReply
           | OutboundNotice
@@ -406,18 +409,24 @@ export async function startBridge(
             return await sendNotice(outboundDeps, item);
           case "csat_prompt":
             return await askForRating(outboundDeps, item);
-          case "reply":
+          case "reply": {
             agentTyping.replied(item.discordUserId);
-            await relayReply(
+            const outcome = await relayReply(
               { ...outboundDeps, checkpoint: (p: ReplyProgress) => checkpoint({ ...p }) },
               item,
               entry.progress as ReplyProgress,
+              attempt,
             );
-            return [{
-              key: keys.recentConversation(item.conversationId),
-              value: { userId: item.discordUserId, at: Date.now() },
-              expireIn: recentMs,
-            }];
+            const sent = outcome.status === "delivered" && !item.segment
+              ? outcome.discordMessageIds
+              : [];
+            return linkRecords(
+              item.chatwootMessageId,
+              sent,
+              item.conversationId,
+              item.discordUserId,
+            );
+          }
         }
       },
     },
@@ -496,13 +505,17 @@ export async function startBridge(
       : discord.isReady()
       ? "ready"
       : "connecting";
-  const acceptAgentMessage = (event: ChatwootMessageEvent) =>
-    acceptMessageEvent({
-      mailbox,
-      log,
-      nextSeq,
-      scope: { ...scope, csatEnabled: config.csat.enabled },
-    }, event);
+  const acceptAgentMessage = (event: ChatwootMessageEvent, deliveryId?: string) =>
+    acceptMessageEvent(
+      {
+        mailbox,
+        log,
+        nextSeq,
+        scope: { ...scope, csatEnabled: config.csat.enabled },
+      },
+      event,
+      deliveryId,
+    );
   const reconcile = () =>
     reconcileMissedReplies({
       kv,

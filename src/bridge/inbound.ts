@@ -63,8 +63,7 @@ export interface InboundDm {
 
 /** How far a DM got; saved after each step so a retry resumes there. */
 export interface DmProgress {
-  /** Set before the Chatwoot POST: the message may exist even if no answer came back. */
-  postStarted?: boolean;
+  /** Set once Chatwoot has it (saved only when a later step fails). */
   chatwootMessageId?: number;
   conversationId?: number;
   /** The user was told delivery is delayed while this DM waited. */
@@ -115,6 +114,8 @@ export async function forwardDm(
   deps: InboundDeps,
   dm: InboundDm,
   progress: DmProgress,
+  /** False when this DM may have been posted already (an earlier attempt failed or died). */
+  attempt: { firstAttempt: boolean } = { firstAttempt: false },
 ): Promise<{ conversationId: number; chatwootMessageId: number } | undefined> {
   const log = deps.log.child({ discordUserId: dm.author.id, discordMessageId: dm.messageId });
   // One progress record, updated in place by every step and saved before each side effect.
@@ -130,7 +131,7 @@ export async function forwardDm(
     }
     let posted: { id: number; ticket: ResolvedTicket; created: boolean };
     try {
-      posted = await postToChatwoot(deps, dm, progress, settings, log);
+      posted = await postToChatwoot(deps, dm, attempt.firstAttempt, settings, log);
     } catch (error) {
       if (error instanceof ContactBlocked) {
         await queueNotice(
@@ -151,7 +152,6 @@ export async function forwardDm(
     }
     progress.chatwootMessageId = posted.id;
     progress.conversationId = posted.ticket.conversationId;
-    await deps.checkpoint(progress);
     if (progress.delayNotified) await deps.conversations.clearDelayNotified(dm.author.id);
     if (posted.created) await greet(deps, dm, posted.ticket.conversationId, settings);
     if (!open) await tellOutsideHoursOnce(deps, dm, posted.ticket.conversationId, settings, now);
@@ -161,8 +161,9 @@ export async function forwardDm(
       await deps.discord.addReaction(dm.channelId, dm.messageId, deps.confirmEmoji);
     } catch (error) {
       // The message reached the agent; a missing ✅ is not worth holding the mailbox for,
-      // unless Discord is only asking us to wait.
+      // unless Discord is only asking us to wait: then retry the reaction alone.
       if (isServiceStatus(error, "discord", 429) || isServiceStatus(error, "discord", 0)) {
+        await deps.checkpoint(progress);
         throw error;
       }
       log.warn("confirmation reaction failed", { error: String(error) });
@@ -176,21 +177,19 @@ export async function forwardDm(
 async function postToChatwoot(
   deps: InboundDeps,
   dm: InboundDm,
-  progress: DmProgress,
+  firstAttempt: boolean,
   settings: InboxSettings,
   log: Logger,
 ): Promise<{ id: number; ticket: ResolvedTicket; created: boolean }> {
   for (let attempt = 0;; attempt++) {
     const { ticket, created } = await resolveTicket(deps, dm.author, settings);
-    if (progress.postStarted) {
+    // An attempt that may have reached Chatwoot is checked before posting again.
+    if (!firstAttempt) {
       const existing = await findBySourceId(deps.chatwoot, ticket.conversationId, dm.messageId);
       if (existing !== undefined) {
         log.info("dm already in chatwoot", { conversationId: ticket.conversationId });
         return { id: existing, ticket, created };
       }
-    } else {
-      progress.postStarted = true;
-      await deps.checkpoint(progress);
     }
     const { files, notes } = await collectAttachments(deps, dm);
     const inReplyTo = dm.replyTo ? await deps.links.chatwootFor(dm.replyTo) : undefined;

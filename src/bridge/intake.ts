@@ -79,15 +79,20 @@ export async function acceptMessageEvent(
     nextSeq: () => bigint;
   },
   event: ChatwootMessageEvent,
+  /** X-Chatwoot-Delivery, when the event came by webhook: a replayed delivery is a duplicate. */
+  deliveryId?: string,
 ): Promise<MessageEventOutcome> {
   const routing = routeMessageEvent(event, deps.scope, Date.now());
+  const delivery = deliveryId && deliveryId.length <= 200
+    ? [{ kind: "delivery", id: deliveryId }]
+    : [];
   if (routing.action === "drop") return { status: "dropped", reason: routing.reason };
   const queueOne = async (item: { discordUserId: string }, dedupeKind: string) => {
     const accepted = await deps.mailbox.append({
       dir: "out",
       userId: item.discordUserId,
       items: [{ seq: deps.nextSeq(), item }],
-      dedupe: { kind: dedupeKind, id: String(event.messageId) },
+      dedupe: [{ kind: dedupeKind, id: String(event.messageId) }, ...delivery],
     });
     return accepted
       ? { status: "queued" as const, discordUserId: item.discordUserId }
@@ -101,7 +106,7 @@ export async function acceptMessageEvent(
     dir: "out",
     userId: reply.discordUserId,
     items: segments.map((item) => ({ seq: deps.nextSeq(), item })),
-    dedupe: { kind: "message_created", id: String(reply.chatwootMessageId) },
+    dedupe: [{ kind: "message_created", id: String(reply.chatwootMessageId) }, ...delivery],
   });
   return accepted
     ? { status: "queued", discordUserId: reply.discordUserId }

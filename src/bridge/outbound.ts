@@ -91,6 +91,8 @@ export async function relayReply(
   deps: OutboundDeps,
   reply: OutboundReply,
   progress: ReplyProgress,
+  /** False when this reply may have been sent already (an earlier attempt failed or died). */
+  attempt: { firstAttempt: boolean } = { firstAttempt: false },
 ): Promise<ReplyOutcome> {
   const log = deps.log.child({
     discordUserId: reply.discordUserId,
@@ -99,7 +101,7 @@ export async function relayReply(
   });
   const segment = reply.segment ?? 0;
   // Reconciliation and the webhook can both queue a reply; the link says it went out.
-  if (segment === 0 && !progress.sentPartIds?.length) {
+  if (!attempt.firstAttempt && segment === 0 && !progress.sentPartIds?.length) {
     if (await deps.links.discordFor(reply.chatwootMessageId)) {
       await markDelivered(deps, reply);
       return { status: "already-delivered" };
@@ -117,7 +119,8 @@ export async function relayReply(
         nonce: `cw${reply.chatwootMessageId}s${segment}p${i}`,
       });
       sent.push(message.id);
-      await deps.checkpoint({ sentPartIds: sent });
+      // Parts already sent are remembered when more follow (the last one is recorded as a link).
+      if (i < messages.length - 1) await deps.checkpoint({ sentPartIds: sent });
     }
   } catch (error) {
     if (isRetryable(error) || !(error instanceof ServiceError) || error.service !== "discord") {
@@ -132,8 +135,12 @@ export async function relayReply(
     log.warn("reply undeliverable", { reason });
     return { status: "undeliverable", reason };
   }
-  const existing = segment > 0 ? await deps.links.discordFor(reply.chatwootMessageId) : undefined;
-  await deps.links.link(reply.chatwootMessageId, [...(existing ?? []), ...sent]);
+  // Most replies are one segment: their link is written with the item's completion (by the
+  // caller). Later segments of a very long reply add their messages to the link here.
+  if (segment > 0) {
+    const existing = await deps.links.discordFor(reply.chatwootMessageId);
+    await deps.links.link(reply.chatwootMessageId, [...(existing ?? []), ...sent]);
+  }
   await markDelivered(deps, reply);
   log.info("reply delivered", { parts: sent.length, latencyMs: Date.now() - reply.receivedAt });
   return { status: "delivered", discordMessageIds: sent };

@@ -241,8 +241,8 @@ export interface MailboxAppend {
   userId: string;
   /** Items in delivery order; `seq` orders them within the user's mailbox. */
   items: { seq: bigint; item: unknown }[];
-  /** When set, the append happens only if this key was never seen before. */
-  dedupe?: { kind: string; id: string };
+  /** When set, the append happens only if these keys were never seen before. */
+  dedupe?: { kind: string; id: string } | { kind: string; id: string }[];
 }
 
 export interface MailboxPort {

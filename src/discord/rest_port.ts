@@ -3,13 +3,18 @@ import type { DiscordPort, OutgoingDiscordMessage } from "../bridge/ports.ts";
 import type { BrandingConfig } from "../config.ts";
 import { renderButtonRow, renderEmbed } from "./embeds.ts";
 import { DiscordError, toDiscordError } from "./errors.ts";
+import { createPacer } from "./pacer.ts";
 
 import type { DiscordBot } from "./gateway.ts";
+
+/** Stays under Discord's global limit of 50 requests per second, with a little room. */
+export const DISCORD_REQUESTS_PER_SECOND = 45;
 
 export function createDiscordRest(
   bot: DiscordBot,
   branding: BrandingConfig,
   fetchImpl: typeof fetch = fetch,
+  pacer = createPacer(DISCORD_REQUESTS_PER_SECOND),
 ): DiscordPort {
   /** GETs a CDN file; undefined when the link is expired or gone (403/404/410). */
   const fetchFile = async (url: string, what: string) => {
@@ -54,6 +59,7 @@ export function createDiscordRest(
   return {
     async openDmChannel(userId) {
       try {
+        await pacer.take();
         const channel = await bot.helpers.getDmChannel(BigInt(userId));
         return channel.id.toString();
       } catch (error) {
@@ -62,6 +68,7 @@ export function createDiscordRest(
     },
     async sendMessage(channelId, message) {
       try {
+        await pacer.take();
         const sent = await bot.helpers.sendMessage(BigInt(channelId), {
           ...body(message),
           ...(message.nonce ? { nonce: message.nonce, enforceNonce: true } : {}),
@@ -81,6 +88,7 @@ export function createDiscordRest(
         // Signed CDN links expire: reading the message again gives fresh ones.
         let fresh: string | undefined;
         try {
+          await pacer.take();
           const message = await bot.helpers.getMessage(
             BigInt(where.channelId),
             BigInt(where.messageId),
@@ -103,6 +111,7 @@ export function createDiscordRest(
     },
     async deleteMessage(channelId, messageId) {
       try {
+        await pacer.take();
         await bot.helpers.deleteMessage(BigInt(channelId), BigInt(messageId));
       } catch (error) {
         const failure = toDiscordError(error, `deleting message ${messageId}`);
@@ -111,6 +120,7 @@ export function createDiscordRest(
     },
     async startTyping(channelId) {
       try {
+        await pacer.take();
         await bot.helpers.triggerTypingIndicator(BigInt(channelId));
       } catch (error) {
         throw toDiscordError(error, `typing in channel ${channelId}`);
@@ -118,6 +128,7 @@ export function createDiscordRest(
     },
     async editMessage(channelId, messageId, message) {
       try {
+        await pacer.take();
         await bot.helpers.editMessage(BigInt(channelId), BigInt(messageId), body(message));
       } catch (error) {
         throw toDiscordError(error, `editing message ${messageId}`);
@@ -125,6 +136,7 @@ export function createDiscordRest(
     },
     async listMessagesAfter(channelId, afterId, limit) {
       try {
+        await pacer.take();
         const messages = await bot.helpers.getMessages(BigInt(channelId), {
           after: BigInt(afterId),
           limit,
@@ -146,6 +158,7 @@ export function createDiscordRest(
     },
     async addReaction(channelId, messageId, emoji) {
       try {
+        await pacer.take();
         await bot.helpers.addReaction(BigInt(channelId), BigInt(messageId), emoji);
       } catch (error) {
         throw toDiscordError(error, `reacting to message ${messageId}`);

@@ -26,7 +26,11 @@ export interface HttpDeps {
     rawBody: string,
     headers: { signature: string | null; timestamp: string | null },
   ) => Promise<SignatureCheck>;
-  acceptMessageEvent(event: ChatwootMessageEvent): Promise<MessageEventOutcome>;
+  /** Queues a message event; a delivery id already seen makes it a duplicate. */
+  acceptMessageEvent(
+    event: ChatwootMessageEvent,
+    deliveryId?: string,
+  ): Promise<MessageEventOutcome>;
   acceptStatusEvent(event: ConversationStatusEvent): Promise<StatusOutcome>;
   acceptTyping(event: AgentTypingEvent): void;
   /** contact_created / contact_updated (account webhooks): keeps the blocked flag current. */
@@ -85,7 +89,8 @@ export function createHttpApp(deps: HttpDeps): Hono {
         log.warn("webhook refused: malformed payload", { reason: parsed.reason });
         return c.json({ error: "malformed payload", reason: parsed.reason }, 400);
       }
-      if (delivery && !(await deps.firstDelivery(delivery))) {
+      // A message event's delivery id is checked in the same commit that queues it.
+      if (parsed.kind !== "message" && delivery && !(await deps.firstDelivery(delivery))) {
         deps.countWebhook("replayed");
         log.info("replayed delivery ignored");
         return c.json({ ok: true, outcome: "duplicate" });
@@ -123,7 +128,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
         chatwootMessageId: parsed.message.messageId,
         conversationId: parsed.message.conversationId,
       };
-      const outcome = await deps.acceptMessageEvent(parsed.message);
+      const outcome = await deps.acceptMessageEvent(parsed.message, delivery ?? undefined);
       if (outcome.status === "dropped") {
         log.debug("webhook message dropped", { ...fields, reason: outcome.reason });
       } else {

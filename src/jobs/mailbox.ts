@@ -42,6 +42,23 @@ export interface DeadItem {
   failedAt: number;
 }
 
+/** A lease this drain holds, and whether it was taken over from another (dead) drainer. */
+interface HeldLease {
+  entry: Deno.KvEntryMaybe<Lease>;
+  takenOver: boolean;
+}
+
+const LIST_BATCH = 100;
+
+/** What the mailbox knows about an attempt. */
+export interface AttemptContext {
+  /**
+   * False when the item may have been attempted before (it failed, or the
+   * drain that held it died): its side effect may already exist.
+   */
+  firstAttempt: boolean;
+}
+
 /** A record written in the same commit that removes a finished item. */
 export interface CompletionRecord {
   key: Deno.KvKey;
@@ -57,6 +74,7 @@ export type ItemHandler = (
   userId: string,
   entry: MailboxEntry,
   checkpoint: (progress: Record<string, unknown>) => Promise<void>,
+  context: AttemptContext,
 ) => Promise<void | CompletionRecord[]>;
 
 /** What happened to items, for metrics. */
@@ -122,29 +140,57 @@ export class Mailboxes implements MailboxPort {
     this.#wakeups.listen((target) => this.wake(target));
   }
 
-  /** Appends items; returns false when the dedupe key was already seen. Wakes the mailbox. */
+  /**
+   * Appends items; returns false when a dedupe key was already seen. Wakes the
+   * mailbox. When the mailbox is idle, its lease is taken in the same commit,
+   * so the drain starts without another write.
+   */
   async append(request: MailboxAppend): Promise<boolean> {
     const { dir, userId } = request;
-    const now = this.#now();
-    const op = this.#kv.atomic();
-    if (request.dedupe) {
-      const seenKey = keys.seen(request.dedupe.kind, request.dedupe.id);
-      op.check({ key: seenKey, versionstamp: null }).set(seenKey, now, { expireIn: SEEN_TTL_MS });
+    const leaseKey = keys.lease(dir, userId);
+    const current = this.#running.has(`${dir}:${userId}`) || this.#stopping
+      ? undefined
+      : await this.#kv.get<Lease>(leaseKey);
+    const leaseFree = current !== undefined &&
+      (!current.value || current.value.expiresAt <= this.#now());
+    for (const takeLease of leaseFree ? [true, false] : [false]) {
+      const now = this.#now();
+      const op = this.#kv.atomic();
+      const dedupe = request.dedupe === undefined
+        ? []
+        : Array.isArray(request.dedupe)
+        ? request.dedupe
+        : [request.dedupe];
+      for (const d of dedupe) {
+        const seenKey = keys.seen(d.kind, d.id);
+        op.check({ key: seenKey, versionstamp: null }).set(seenKey, now, { expireIn: SEEN_TTL_MS });
+      }
+      for (const { seq, item } of request.items) {
+        const entry: MailboxEntry = { item, progress: {}, appendedAt: now };
+        op.set(keys.mailboxItem(dir, userId, seq), entry);
+      }
+      op.set(keys.pending(dir, userId), { touchedAt: now });
+      this.#wakeups.attach(op, { dir, userId });
+      const lease: Lease = { owner: this.#instanceId, expiresAt: now + this.#leaseMs };
+      if (takeLease) op.check(current!).set(leaseKey, lease);
+      const result = await op.commit();
+      if (!result.ok) continue; // a dedupe key was seen, or another drain took the lease first
+      this.wake(
+        { dir, userId },
+        takeLease
+          ? {
+            entry: { key: leaseKey, value: lease, versionstamp: result.versionstamp },
+            takenOver: current!.value !== null && current!.value.owner !== this.#instanceId,
+          }
+          : undefined,
+      );
+      return true;
     }
-    for (const { seq, item } of request.items) {
-      const entry: MailboxEntry = { item, progress: {}, appendedAt: now };
-      op.set(keys.mailboxItem(dir, userId, seq), entry);
-    }
-    op.set(keys.pending(dir, userId), { touchedAt: now });
-    this.#wakeups.attach(op, { dir, userId });
-    const result = await op.commit();
-    if (!result.ok) return false;
-    this.wake({ dir, userId });
-    return true;
+    return false;
   }
 
   /** Drains the mailbox in this process unless a drain here is already running (it will re-check). */
-  wake(target: WakeTarget): void {
+  wake(target: WakeTarget, held?: HeldLease): void {
     if (this.#stopping) return;
     const id = `${target.dir}:${target.userId}`;
     if (this.#running.has(id)) {
@@ -153,9 +199,11 @@ export class Mailboxes implements MailboxPort {
     }
     const run = (async () => {
       try {
+        let lease = held;
         do {
           this.#rerun.delete(id);
-          await this.#drain(target);
+          await this.#drain(target, lease);
+          lease = undefined;
         } while (this.#rerun.has(id) && !this.#stopping);
       } catch (error) {
         this.#log.error("mailbox drain crashed", { ...target, error: describeError(error) });
@@ -210,28 +258,45 @@ export class Mailboxes implements MailboxPort {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
   }
 
-  async #drain(target: WakeTarget): Promise<void> {
+  async #drain(target: WakeTarget, held?: HeldLease): Promise<void> {
     const { dir, userId } = target;
-    const leaseKey = keys.lease(dir, userId);
-    let lease = await this.#acquireLease(target);
-    if (!lease) return;
+    if (!held) {
+      // Most queued wake-ups find the mailbox already drained: one read, no writes.
+      if ((await this.#kv.get(keys.pending(dir, userId))).versionstamp === null) return;
+    }
+    const acquired = held ?? await this.#acquireLease(target);
+    if (!acquired) return;
+    let lease: Deno.KvEntryMaybe<Lease> | null = acquired.entry;
+    // The head item may have been tried before (it failed, or its drainer died): then its side
+    // effect may exist already, and the handler must look before acting again.
+    let firstAttempt = !acquired.takenOver &&
+      (await this.#kv.get(keys.retry(dir, userId))).versionstamp === null;
     try {
       while (!this.#stopping) {
         const entries: Deno.KvEntry<MailboxEntry>[] = [];
         for await (
           const e of this.#kv.list<MailboxEntry>({ prefix: keys.mailbox(dir, userId) }, {
-            limit: 100,
+            limit: LIST_BATCH,
           })
         ) entries.push(e);
         if (entries.length === 0) {
-          if (await this.#clearPending(target, lease)) return;
+          if (await this.#clearPending(target, lease)) {
+            lease = null; // released with the pending marker
+            return;
+          }
           continue;
         }
-        for (const entry of entries) {
+        for (const [i, entry] of entries.entries()) {
           if (this.#stopping) return;
           lease = await this.#renewLeaseIfDue(lease);
-          const outcome = await this.#process(target, entry, () => lease!);
+          const last = i === entries.length - 1 && entries.length < LIST_BATCH;
+          const outcome = await this.#process(target, entry, () => lease!, firstAttempt, last);
           if (outcome === "retry-later") return;
+          if (outcome === "finished") {
+            lease = null; // released in the item's own commit
+            return;
+          }
+          firstAttempt = true;
         }
       }
     } catch (error) {
@@ -242,16 +307,21 @@ export class Mailboxes implements MailboxPort {
       }
       throw error;
     } finally {
-      if (lease) await this.#kv.atomic().check(lease).delete(leaseKey).commit();
+      if (lease) await this.#kv.atomic().check(lease).delete(keys.lease(dir, userId)).commit();
     }
   }
 
-  /** Runs one item; returns whether the drain may continue with the next one. */
+  /**
+   * Runs one item. "finished": it was the last item and its commit also
+   * released the mailbox; "next": go on; "retry-later": stop here.
+   */
   async #process(
     target: WakeTarget,
     entry: Deno.KvEntry<MailboxEntry>,
     lease: () => Deno.KvEntryMaybe<Lease>,
-  ): Promise<"next" | "retry-later"> {
+    firstAttempt: boolean,
+    maybeLast: boolean,
+  ): Promise<"finished" | "next" | "retry-later"> {
     const { dir, userId } = target;
     const seq = entry.key[3] as bigint;
     const checkpoint = async (progress: Record<string, unknown>) => {
@@ -261,7 +331,7 @@ export class Mailboxes implements MailboxPort {
     };
     let records: void | CompletionRecord[];
     try {
-      records = await this.#handlers[dir](userId, entry.value, checkpoint);
+      records = await this.#handlers[dir](userId, entry.value, checkpoint, { firstAttempt });
     } catch (error) {
       if (error instanceof LostLease) throw error;
       if (isRetryable(error)) {
@@ -279,13 +349,28 @@ export class Mailboxes implements MailboxPort {
       if (!res.ok) throw new LostLease();
       return "next";
     }
-    const done = this.#kv.atomic().check(lease()).delete(entry.key).delete(keys.retry(dir, userId));
-    for (const r of records ?? []) {
-      done.set(r.key, r.value, r.expireIn ? { expireIn: r.expireIn } : {});
+    const done = () => {
+      const op = this.#kv.atomic().check(lease()).delete(entry.key).delete(keys.retry(dir, userId));
+      for (const r of records ?? []) {
+        op.set(r.key, r.value, r.expireIn ? { expireIn: r.expireIn } : {});
+      }
+      return op;
+    };
+    if (maybeLast) {
+      // The usual case, one item: delete it, the pending marker and the lease in one commit,
+      // unless another item is there or an append touches the marker meanwhile.
+      const pendingKey = keys.pending(dir, userId);
+      const pending = await this.#kv.get(pendingKey);
+      if (await this.#onlyItem(target, entry.key)) {
+        const finish = done().check(pending).delete(pendingKey).delete(keys.lease(dir, userId));
+        if ((await finish.commit()).ok) {
+          this.#observer.delivered?.(dir, entry.value);
+          return "finished";
+        }
+      }
     }
-    if (!(await done.commit()).ok) throw new LostLease();
+    if (!(await done().commit()).ok) throw new LostLease();
     this.#observer.delivered?.(dir, entry.value);
-
     return "next";
   }
 
@@ -313,18 +398,35 @@ export class Mailboxes implements MailboxPort {
     });
   }
 
-  /** Deletes the pending marker unless an append touched it since; true when the mailbox is done. */
+  /**
+   * The mailbox is empty: deletes the pending marker and releases the lease,
+   * unless an append touched the marker since (then returns false: list again).
+   */
   async #clearPending(target: WakeTarget, lease: Deno.KvEntryMaybe<Lease>): Promise<boolean> {
     const pendingKey = keys.pending(target.dir, target.userId);
+    // The marker is read before looking at the mailbox: an append after this read changes the
+    // marker (and the commit fails); an append before it shows in the mailbox.
     const pending = await this.#kv.get(pendingKey);
-    const res = await this.#kv.atomic().check(lease).check(pending).delete(pendingKey).commit();
+    if (!(await this.#onlyItem(target))) return false;
+    const res = await this.#kv.atomic().check(lease).check(pending).delete(pendingKey)
+      .delete(keys.lease(target.dir, target.userId)).commit();
     if (res.ok) return true;
     const current = await this.#kv.get<Lease>(keys.lease(target.dir, target.userId));
     if (current.versionstamp !== lease.versionstamp) throw new LostLease();
     return false; // a new item arrived meanwhile: list again
   }
 
-  async #acquireLease(target: WakeTarget): Promise<Deno.KvEntryMaybe<Lease> | null> {
+  /** True when the mailbox holds nothing but `key` (or nothing at all, without a key). */
+  async #onlyItem(target: WakeTarget, key?: Deno.KvKey): Promise<boolean> {
+    for await (
+      const e of this.#kv.list({ prefix: keys.mailbox(target.dir, target.userId) }, { limit: 2 })
+    ) {
+      if (!key || e.key[3] !== key[3]) return false;
+    }
+    return true;
+  }
+
+  async #acquireLease(target: WakeTarget): Promise<HeldLease | null> {
     const key = keys.lease(target.dir, target.userId);
     const current = await this.#kv.get<Lease>(key);
     const now = this.#now();
@@ -336,7 +438,10 @@ export class Mailboxes implements MailboxPort {
     const lease: Lease = { owner: this.#instanceId, expiresAt: now + this.#leaseMs };
     const res = await this.#kv.atomic().check(current).set(key, lease).commit();
     if (!res.ok) return null;
-    return { key, value: lease, versionstamp: res.versionstamp };
+    return {
+      entry: { key, value: lease, versionstamp: res.versionstamp },
+      takenOver: current.value !== null && current.value.owner !== this.#instanceId,
+    };
   }
 
   async #renewLeaseIfDue(lease: Deno.KvEntryMaybe<Lease>): Promise<Deno.KvEntryMaybe<Lease>> {

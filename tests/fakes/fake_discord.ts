@@ -98,6 +98,19 @@ export class FakeDiscord {
    * handled; a returned Response is sent instead (the request is still recorded).
    */
   intercept: ((method: string, path: string) => Response | undefined) | undefined;
+  /** Sees every REST request on arrival (performance.now() time), for measurements. */
+  observe: ((method: string, path: string, body: unknown, arrivedAt: number) => void) | undefined;
+  /**
+   * Enforce Discord's global limit: at most this many requests per second per bot
+   * (interaction callbacks excepted); over it, a global 429. Off when undefined.
+   */
+  globalLimitPerSecond: number | undefined;
+  /** Global 429s sent so far. */
+  global429s = 0;
+  /** Added to every REST answer. */
+  delayMs = 0;
+  #recent: number[] = [];
+  #buckets = new Map<string, { remaining: number; resetAt: number }>();
   /** When set, every IDENTIFY is answered with this close (4014 disallowed intents, say). */
   refuseIdentify: { code: number; reason: string } | undefined;
   /** Files on the fake CDN by path; a path not here answers 404 (an expired link, say). */
@@ -488,8 +501,10 @@ export class FakeDiscord {
         : new Response("expired", { status: 404 });
     }
     const path = url.pathname.replace(/^\/api\/v10/, "");
+    const arrivedAt = performance.now();
     const body = await readBody(req);
     this.requests.push({ method: req.method, path, body, headers: req.headers, at: Date.now() });
+    this.observe?.(req.method, path, body, arrivedAt);
     // Interaction callbacks and follow-ups are authorised by the interaction token in the path.
     const tokenAuthorised = /^\/(interactions|webhooks)\//.test(path);
     if (!tokenAuthorised && req.headers.get("authorization") !== `Bot ${this.token}`) {
@@ -497,8 +512,39 @@ export class FakeDiscord {
     }
     const injected = this.intercept?.(req.method, path);
     if (injected) return injected;
+    if (!tokenAuthorised && this.globalLimitPerSecond !== undefined) {
+      const limited = this.#globalLimit(arrivedAt);
+      if (limited) return limited;
+    }
+    const bucketed = this.#routeBucket(req.method, path);
+    if (bucketed) return bucketed;
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
 
     return this.#route(req.method, path, body, url.searchParams);
+  }
+
+  /** A sliding one-second window over every bot request, as Discord counts its global limit. */
+  #globalLimit(now: number): Response | undefined {
+    while (this.#recent.length && now - this.#recent[0] >= 1000) this.#recent.shift();
+    if (this.#recent.length < this.globalLimitPerSecond!) {
+      this.#recent.push(now);
+      return undefined;
+    }
+    this.global429s++;
+    return rateLimited(Math.max(0.001, (1000 - (now - this.#recent[0])) / 1000), "global");
+  }
+
+  /** Discord's per-channel message bucket: 5 messages per 5 s per channel. */
+  #routeBucket(method: string, path: string): Response | undefined {
+    const m = method === "POST" ? /^\/channels\/(\d+)\/messages$/.exec(path) : null;
+    if (!m || this.globalLimitPerSecond === undefined) return undefined;
+    const now = Date.now();
+    let bucket = this.#buckets.get(m[1]);
+    if (!bucket || now >= bucket.resetAt) bucket = { remaining: 5, resetAt: now + 5000 };
+    this.#buckets.set(m[1], bucket);
+    if (bucket.remaining === 0) return rateLimited((bucket.resetAt - now) / 1000, "user");
+    bucket.remaining--;
+    return undefined;
   }
 
   #route(method: string, path: string, body: unknown, query: URLSearchParams): Response {
