@@ -2,8 +2,10 @@
  * Durable per-user mailboxes (see ARCHITECTURE.md, "The durable mailbox").
  *
  * Contract:
- * - `append` stores items and their wake-up in one atomic commit, optionally
- *   guarded by a dedupe key; it returns false for a duplicate.
+ * - `append` stores items, the mailbox's pending marker (and, when free, its
+ *   lease) in one atomic commit, optionally guarded by dedupe keys; it returns
+ *   false for a duplicate. The appending process drains at once; a crash in
+ *   between is healed by the sweeps, which find the pending marker.
  * - A drain holds the mailbox lease, processes items in key order, deletes an
  *   item only after its handler succeeded, and stops at the first retryable
  *   failure, scheduling its own retry with growing delay and no attempt limit.
@@ -170,7 +172,6 @@ export class Mailboxes implements MailboxPort {
         op.set(keys.mailboxItem(dir, userId, seq), entry);
       }
       op.set(keys.pending(dir, userId), { touchedAt: now });
-      this.#wakeups.attach(op, { dir, userId });
       const lease: Lease = { owner: this.#instanceId, expiresAt: now + this.#leaseMs };
       if (takeLease) op.check(current!).set(leaseKey, lease);
       const result = await op.commit();
@@ -267,12 +268,18 @@ export class Mailboxes implements MailboxPort {
     const acquired = held ?? await this.#acquireLease(target);
     if (!acquired) return;
     let lease: Deno.KvEntryMaybe<Lease> | null = acquired.entry;
-    // The head item may have been tried before (it failed, or its drainer died): then its side
-    // effect may exist already, and the handler must look before acting again.
-    let firstAttempt = !acquired.takenOver &&
-      (await this.#kv.get(keys.retry(dir, userId))).versionstamp === null;
+    let firstAttempt: boolean | undefined;
     try {
       while (!this.#stopping) {
+        // The pending marker is read before the mailbox is listed: an append after this read
+        // changes the marker (and the closing commit fails); an append before it is listed.
+        const [pending, retry] = await this.#kv.getMany([
+          keys.pending(dir, userId),
+          keys.retry(dir, userId),
+        ]);
+        // The head item may have been tried before (it failed, or its drainer died): then its
+        // side effect may exist already, and the handler must look before acting again.
+        firstAttempt ??= !acquired.takenOver && retry.versionstamp === null;
         const entries: Deno.KvEntry<MailboxEntry>[] = [];
         for await (
           const e of this.#kv.list<MailboxEntry>({ prefix: keys.mailbox(dir, userId) }, {
@@ -280,7 +287,7 @@ export class Mailboxes implements MailboxPort {
           })
         ) entries.push(e);
         if (entries.length === 0) {
-          if (await this.#clearPending(target, lease)) {
+          if (await this.#clearPending(target, lease, pending)) {
             lease = null; // released with the pending marker
             return;
           }
@@ -290,7 +297,13 @@ export class Mailboxes implements MailboxPort {
           if (this.#stopping) return;
           lease = await this.#renewLeaseIfDue(lease);
           const last = i === entries.length - 1 && entries.length < LIST_BATCH;
-          const outcome = await this.#process(target, entry, () => lease!, firstAttempt, last);
+          const outcome = await this.#process(
+            target,
+            entry,
+            () => lease!,
+            firstAttempt,
+            last ? pending : undefined,
+          );
           if (outcome === "retry-later") return;
           if (outcome === "finished") {
             lease = null; // released in the item's own commit
@@ -320,7 +333,8 @@ export class Mailboxes implements MailboxPort {
     entry: Deno.KvEntry<MailboxEntry>,
     lease: () => Deno.KvEntryMaybe<Lease>,
     firstAttempt: boolean,
-    maybeLast: boolean,
+    /** Given for the last item listed: the pending marker as read before the listing. */
+    pendingBeforeListing: Deno.KvEntryMaybe<unknown> | undefined,
   ): Promise<"finished" | "next" | "retry-later"> {
     const { dir, userId } = target;
     const seq = entry.key[3] as bigint;
@@ -356,17 +370,14 @@ export class Mailboxes implements MailboxPort {
       }
       return op;
     };
-    if (maybeLast) {
-      // The usual case, one item: delete it, the pending marker and the lease in one commit,
-      // unless another item is there or an append touches the marker meanwhile.
-      const pendingKey = keys.pending(dir, userId);
-      const pending = await this.#kv.get(pendingKey);
-      if (await this.#onlyItem(target, entry.key)) {
-        const finish = done().check(pending).delete(pendingKey).delete(keys.lease(dir, userId));
-        if ((await finish.commit()).ok) {
-          this.#observer.delivered?.(dir, entry.value);
-          return "finished";
-        }
+    if (pendingBeforeListing) {
+      // The usual case, the last item: delete it, the pending marker and the lease in one
+      // commit, unless an append touched the marker since the listing (then carry on).
+      const finish = done().check(pendingBeforeListing).delete(keys.pending(dir, userId))
+        .delete(keys.lease(dir, userId));
+      if ((await finish.commit()).ok) {
+        this.#observer.delivered?.(dir, entry.value);
+        return "finished";
       }
     }
     if (!(await done().commit()).ok) throw new LostLease();
@@ -402,28 +413,18 @@ export class Mailboxes implements MailboxPort {
    * The mailbox is empty: deletes the pending marker and releases the lease,
    * unless an append touched the marker since (then returns false: list again).
    */
-  async #clearPending(target: WakeTarget, lease: Deno.KvEntryMaybe<Lease>): Promise<boolean> {
+  async #clearPending(
+    target: WakeTarget,
+    lease: Deno.KvEntryMaybe<Lease>,
+    pending: Deno.KvEntryMaybe<unknown>,
+  ): Promise<boolean> {
     const pendingKey = keys.pending(target.dir, target.userId);
-    // The marker is read before looking at the mailbox: an append after this read changes the
-    // marker (and the commit fails); an append before it shows in the mailbox.
-    const pending = await this.#kv.get(pendingKey);
-    if (!(await this.#onlyItem(target))) return false;
     const res = await this.#kv.atomic().check(lease).check(pending).delete(pendingKey)
       .delete(keys.lease(target.dir, target.userId)).commit();
     if (res.ok) return true;
     const current = await this.#kv.get<Lease>(keys.lease(target.dir, target.userId));
     if (current.versionstamp !== lease.versionstamp) throw new LostLease();
     return false; // a new item arrived meanwhile: list again
-  }
-
-  /** True when the mailbox holds nothing but `key` (or nothing at all, without a key). */
-  async #onlyItem(target: WakeTarget, key?: Deno.KvKey): Promise<boolean> {
-    for await (
-      const e of this.#kv.list({ prefix: keys.mailbox(target.dir, target.userId) }, { limit: 2 })
-    ) {
-      if (!key || e.key[3] !== key[3]) return false;
-    }
-    return true;
   }
 
   async #acquireLease(target: WakeTarget): Promise<HeldLease | null> {

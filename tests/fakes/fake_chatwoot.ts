@@ -413,7 +413,6 @@ export class FakeChatwoot {
   // ------------------------------------------------------------ HTTP
 
   async #handle(req: Request): Promise<Response> {
-    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     const url = new URL(req.url);
     const storage = this.#storage(url);
     if (storage) return storage;
@@ -458,6 +457,7 @@ export class FakeChatwoot {
     this.calls.push(call);
     const injected = this.intercept?.(call);
     if (injected) return injected;
+    if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
     if (!match) return notFound();
     if (body !== undefined && !(body as { files?: unknown }).files) {
       for (const problem of checkRequestBody(req.method, route, body)) {
@@ -662,10 +662,12 @@ export class FakeChatwoot {
       ? JSON.parse(b.content_attributes)
       : (b.content_attributes ?? {}) as Record<string, unknown>;
     // Chatwoot resolves a reply by id or by the replied message's source_id, and stores both.
-    const repliedTo = this.messagesIn(conversationId).find((m) =>
-      m.id === attributes.in_reply_to ||
-      (attributes.in_reply_to_external_id && m.source_id === attributes.in_reply_to_external_id)
-    );
+    const repliedTo = attributes.in_reply_to || attributes.in_reply_to_external_id
+      ? this.messagesIn(conversationId).find((m) =>
+        m.id === attributes.in_reply_to ||
+        (attributes.in_reply_to_external_id && m.source_id === attributes.in_reply_to_external_id)
+      )
+      : undefined;
     const files = (b as { files?: FakeAttachment[] }).files ?? [];
     if (files.length > 15) return json({ error: "Validation failed: Too many attachments" }, 422);
     const message = this.#addMessage(conversation, {
