@@ -8,7 +8,7 @@ import { createPacer } from "./pacer.ts";
 import type { DiscordBot } from "./gateway.ts";
 
 /** Stays under Discord's global limit of 50 requests per second, with room for network jitter. */
-export const DISCORD_REQUESTS_PER_SECOND = 40;
+export const DISCORD_REQUESTS_PER_SECOND = 45;
 
 export function createDiscordRest(
   bot: DiscordBot,

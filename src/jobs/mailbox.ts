@@ -48,6 +48,8 @@ export interface DeadItem {
 interface HeldLease {
   entry: Deno.KvEntryMaybe<Lease>;
   takenOver: boolean;
+  /** The append found the mailbox empty: its marker and items, as written (no need to read). */
+  known?: { pending: Deno.KvEntryMaybe<unknown>; entries: Deno.KvEntry<MailboxEntry>[] };
 }
 
 const LIST_BATCH = 100;
@@ -123,6 +125,7 @@ export class Mailboxes implements MailboxPort {
   readonly #now: () => number;
   readonly #observer: MailboxObserver;
   readonly #running = new Map<string, Promise<void>>();
+  readonly #appending = new Map<string, Promise<void>>();
   readonly #rerun = new Set<string>();
   #stopping = false;
 
@@ -147,14 +150,32 @@ export class Mailboxes implements MailboxPort {
    * mailbox. When the mailbox is idle, its lease is taken in the same commit,
    * so the drain starts without another write.
    */
-  async append(request: MailboxAppend): Promise<boolean> {
+  append(request: MailboxAppend): Promise<boolean> {
+    // Appends to one mailbox commit in the order they were asked for: two DMs a user sends
+    // within a millisecond must not be queued the other way round.
+    const id = `${request.dir}:${request.userId}`;
+    const previous = this.#appending.get(id);
+    const run = previous ? previous.then(() => this.#append(request)) : this.#append(request);
+    const settled = run.then(() => {}, () => {});
+    this.#appending.set(id, settled);
+    settled.then(() => {
+      if (this.#appending.get(id) === settled) this.#appending.delete(id);
+    });
+    return run;
+  }
+
+  async #append(request: MailboxAppend): Promise<boolean> {
     const { dir, userId } = request;
     const leaseKey = keys.lease(dir, userId);
-    const current = this.#running.has(`${dir}:${userId}`) || this.#stopping
-      ? undefined
-      : await this.#kv.get<Lease>(leaseKey);
+    const pendingKey = keys.pending(dir, userId);
+    const retryKey = keys.retry(dir, userId);
+    const [current, retry, pending] = this.#running.has(`${dir}:${userId}`) || this.#stopping
+      ? []
+      : await this.#kv.getMany<[Lease, RetryState, unknown]>([leaseKey, retryKey, pendingKey]);
     const leaseFree = current !== undefined &&
       (!current.value || current.value.expiresAt <= this.#now());
+    // Idle and empty (no marker, no retry waiting): the drain can start from what is written here.
+    const wasEmpty = leaseFree && pending!.versionstamp === null && retry!.versionstamp === null;
     for (const takeLease of leaseFree ? [true, false] : [false]) {
       const now = this.#now();
       const op = this.#kv.atomic();
@@ -167,21 +188,35 @@ export class Mailboxes implements MailboxPort {
         const seenKey = keys.seen(d.kind, d.id);
         op.check({ key: seenKey, versionstamp: null }).set(seenKey, now, { expireIn: SEEN_TTL_MS });
       }
+      const written: { key: Deno.KvKey; value: MailboxEntry }[] = [];
       for (const { seq, item } of request.items) {
         const entry: MailboxEntry = { item, progress: {}, appendedAt: now };
-        op.set(keys.mailboxItem(dir, userId, seq), entry);
+        const key = keys.mailboxItem(dir, userId, seq);
+        op.set(key, entry);
+        written.push({ key, value: entry });
       }
-      op.set(keys.pending(dir, userId), { touchedAt: now });
+      const marker = { touchedAt: now };
+      op.set(pendingKey, marker);
       const lease: Lease = { owner: this.#instanceId, expiresAt: now + this.#leaseMs };
       if (takeLease) op.check(current!).set(leaseKey, lease);
+      if (takeLease && wasEmpty) op.check(pending!).check(retry!);
       const result = await op.commit();
       if (!result.ok) continue; // a dedupe key was seen, or another drain took the lease first
+      const versionstamp = result.versionstamp;
       this.wake(
         { dir, userId },
         takeLease
           ? {
-            entry: { key: leaseKey, value: lease, versionstamp: result.versionstamp },
+            entry: { key: leaseKey, value: lease, versionstamp },
             takenOver: current!.value !== null && current!.value.owner !== this.#instanceId,
+            ...(wasEmpty
+              ? {
+                known: {
+                  pending: { key: pendingKey, value: marker, versionstamp },
+                  entries: written.map((w) => ({ ...w, versionstamp })),
+                },
+              }
+              : {}),
           }
           : undefined,
       );
@@ -273,19 +308,23 @@ export class Mailboxes implements MailboxPort {
       while (!this.#stopping) {
         // The pending marker is read before the mailbox is listed: an append after this read
         // changes the marker (and the closing commit fails); an append before it is listed.
-        const [pending, retry] = await this.#kv.getMany([
-          keys.pending(dir, userId),
-          keys.retry(dir, userId),
-        ]);
+        const known = acquired.known;
+        acquired.known = undefined;
+        const [pending, retry] = known
+          ? [known.pending, { versionstamp: null }]
+          : await this.#kv.getMany([keys.pending(dir, userId), keys.retry(dir, userId)]);
         // The head item may have been tried before (it failed, or its drainer died): then its
         // side effect may exist already, and the handler must look before acting again.
-        firstAttempt ??= !acquired.takenOver && retry.versionstamp === null;
-        const entries: Deno.KvEntry<MailboxEntry>[] = [];
-        for await (
-          const e of this.#kv.list<MailboxEntry>({ prefix: keys.mailbox(dir, userId) }, {
-            limit: LIST_BATCH,
-          })
-        ) entries.push(e);
+        firstAttempt ??= known !== undefined ||
+          (!acquired.takenOver && retry.versionstamp === null);
+        const entries: Deno.KvEntry<MailboxEntry>[] = known?.entries ?? [];
+        if (!known) {
+          for await (
+            const e of this.#kv.list<MailboxEntry>({ prefix: keys.mailbox(dir, userId) }, {
+              limit: LIST_BATCH,
+            })
+          ) entries.push(e);
+        }
         if (entries.length === 0) {
           if (await this.#clearPending(target, lease, pending)) {
             lease = null; // released with the pending marker
