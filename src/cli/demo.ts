@@ -7,6 +7,7 @@
 import type { RunningBridge } from "../../main.ts";
 import { FakeChatwoot } from "../../tests/fakes/fake_chatwoot.ts";
 import { FakeDiscord, type FakeMessage } from "../../tests/fakes/fake_discord.ts";
+import { fakeEnv } from "../../tests/fakes/fake_env.ts";
 import { loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
 
@@ -22,19 +23,7 @@ export async function runDemo(startBridge: Start, out: (line: string) => void = 
   chatwoot.inbox.greeting_message =
     "Hi {{contact.first_name}}! Thanks for writing to Acme Support.";
   chatwoot.inbox.csat_survey_enabled = true;
-  const loaded = loadConfig({
-    DISCORD_TOKEN: discord.token,
-    DISCORD_API_URL: discord.restBase,
-    DISCORD_CDN_URL: discord.cdnBase,
-    CHATWOOT_BASE_URL: chatwoot.baseUrl,
-    CHATWOOT_ACCOUNT_ID: String(chatwoot.accountId),
-    CHATWOOT_API_TOKEN: chatwoot.token,
-    CHATWOOT_INBOX_ID: String(chatwoot.inboxId),
-    WEBHOOK_PORT: "0",
-    WEBHOOK_HOST: "127.0.0.1",
-    WEBHOOK_SECRET: "demo-webhook-secret",
-    KV_PATH: ":memory:",
-  });
+  const loaded = loadConfig(fakeEnv(discord, chatwoot));
   if (!loaded.ok) throw new Error(loaded.problems.join("; "));
   const kv = await Deno.openKv(":memory:");
   const log = createLogger({ level: "error", format: "pretty" });

@@ -168,6 +168,18 @@ export class FakeDiscord {
     return this.#ready.size;
   }
 
+  /** The bot's own user object, as Discord shows it. */
+  botUser(): FakeUser {
+    return {
+      id: this.botId,
+      username: "fakebot",
+      discriminator: "0",
+      global_name: null,
+      avatar: null,
+      bot: true,
+    };
+  }
+
   /** Requests the bot made to REST, optionally only those matching method and path pattern. */
   requestsTo(method: string, path: RegExp): RecordedRequest[] {
     return this.requests.filter((r) => r.method === method && path.test(r.path));
@@ -460,14 +472,7 @@ export class FakeDiscord {
             s: ++this.#seq,
             d: {
               v: 10,
-              user: {
-                id: this.botId,
-                username: "fakebot",
-                discriminator: "0",
-                global_name: null,
-                avatar: null,
-                bot: true,
-              },
+              user: this.botUser(),
               guilds: [],
               session_id: crypto.randomUUID(),
               resume_gateway_url: this.gatewayUrl,
@@ -689,14 +694,7 @@ export class FakeDiscord {
     const message: FakeMessage = {
       id: snowflake(),
       channel_id: channelId,
-      author: {
-        id: this.botId,
-        username: "fakebot",
-        discriminator: "0",
-        global_name: null,
-        avatar: null,
-        bot: true,
-      },
+      author: this.botUser(),
       content,
       nonce,
       allowed_mentions: b.allowed_mentions,

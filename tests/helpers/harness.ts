@@ -7,6 +7,9 @@ import { type Config, loadConfig } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import { FakeChatwoot } from "../fakes/fake_chatwoot.ts";
 import { FakeDiscord } from "../fakes/fake_discord.ts";
+import { fakeEnv } from "../fakes/fake_env.ts";
+
+export { fakeEnv };
 
 export interface Harness {
   discord: FakeDiscord;
@@ -18,28 +21,6 @@ export interface Harness {
   httpBase: string;
   stop(): Promise<void>;
   [Symbol.asyncDispose](): Promise<void>;
-}
-
-/** Environment that points the bridge at the fakes. */
-export function fakeEnv(
-  discord: FakeDiscord,
-  chatwoot: FakeChatwoot,
-  extra: Record<string, string> = {},
-): Record<string, string> {
-  return {
-    DISCORD_TOKEN: discord.token,
-    DISCORD_API_URL: discord.restBase,
-    DISCORD_CDN_URL: discord.cdnBase,
-    CHATWOOT_BASE_URL: chatwoot.baseUrl,
-    CHATWOOT_ACCOUNT_ID: String(chatwoot.accountId),
-    CHATWOOT_API_TOKEN: chatwoot.token,
-    CHATWOOT_INBOX_ID: String(chatwoot.inboxId),
-    WEBHOOK_PORT: "0",
-    WEBHOOK_HOST: "127.0.0.1",
-    KV_PATH: ":memory:",
-    ...(chatwoot.webhookSecret ? { WEBHOOK_SECRET: chatwoot.webhookSecret } : {}),
-    ...extra,
-  };
 }
 
 export async function startHarness(
