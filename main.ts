@@ -7,6 +7,7 @@
 import { dirname } from "node:path";
 import denoJson from "./deno.json" with { type: "json" };
 import { askForRating, type CsatSubmission, submitRating } from "./src/bridge/csat.ts";
+import { type DmDeletion, type DmEdit, forwardDmChange } from "./src/bridge/dm_changes.ts";
 import { describeError, ServiceError } from "./src/bridge/errors.ts";
 import { type DmProgress, forwardDm, type InboundDm, scheduleOf } from "./src/bridge/inbound.ts";
 import {
@@ -31,39 +32,34 @@ import type { Logger, MailboxAppend } from "./src/bridge/ports.ts";
 import { applyStatusEvent } from "./src/bridge/status_events.ts";
 import { createAgentTypingRelay, createUserTypingRelay } from "./src/bridge/typing.ts";
 import { type ChatwootMessageEvent, discordUserOf } from "./src/bridge/webhook_routing.ts";
-import { catchUpMissedDms, reconcileMissedReplies } from "./src/jobs/recovery.ts";
-
 import { isOpenAt } from "./src/bridge/working_hours.ts";
 import { createChatwootClient } from "./src/chatwoot/client.ts";
 import { createSignatureVerifier } from "./src/chatwoot/webhook.ts";
-import { type Config, loadConfig, mergeDotEnv, SECRET_VARIABLES } from "./src/config.ts";
-import { registerCommands } from "./src/discord/commands.ts";
 import { checkConfig } from "./src/cli/check_config.ts";
 import { runDemo } from "./src/cli/demo.ts";
+import { type Config, loadConfig, mergeDotEnv, SECRET_VARIABLES } from "./src/config.ts";
+import { registerCommands } from "./src/discord/commands.ts";
+import { parseDm, parseDmDelete, parseDmEdit, parseDmTyping } from "./src/discord/dm_events.ts";
 import { renderEmbed } from "./src/discord/embeds.ts";
 import { toDiscordError } from "./src/discord/errors.ts";
 import { createDiscordBot } from "./src/discord/gateway.ts";
 import { createInteractionVerifier } from "./src/discord/interaction_signature.ts";
-import { type GatewayLeadership, holdGatewayLeadership } from "./src/jobs/gateway_leader.ts";
 import { handleInteraction } from "./src/discord/interactions.ts";
 import { presenceCronSchedule, updatePresence } from "./src/discord/presence.ts";
 import { createDiscordRest } from "./src/discord/rest_port.ts";
 import { createHttpApp } from "./src/http/app.ts";
+import { Metrics } from "./src/http/metrics.ts";
+import { type GatewayLeadership, holdGatewayLeadership } from "./src/jobs/gateway_leader.ts";
 import { type CompletionRecord, Mailboxes } from "./src/jobs/mailbox.ts";
+import { catchUpMissedDms, reconcileMissedReplies } from "./src/jobs/recovery.ts";
 import { inlineWakeups, kvHasQueues, queueWakeups } from "./src/jobs/wakeups.ts";
-import { type DmDeletion, type DmEdit, forwardDmChange } from "./src/bridge/dm_changes.ts";
-import { parseDm, parseDmDelete, parseDmEdit, parseDmTyping } from "./src/discord/dm_events.ts";
-import { LINK_TTL_MS } from "./src/store/links.ts";
-
 import { createLogger } from "./src/log.ts";
 import { configuredPlugins, createEnricher } from "./src/plugins/registry.ts";
 import { createConversationStore } from "./src/store/conversations.ts";
 import { createCsatStore } from "./src/store/csat.ts";
 import { createInboxSettingsCache } from "./src/store/inbox_settings.ts";
 import { keys } from "./src/store/keys.ts";
-import { createMessageLinks } from "./src/store/links.ts";
-import { Metrics } from "./src/http/metrics.ts";
-
+import { createMessageLinks, LINK_TTL_MS } from "./src/store/links.ts";
 import { createTicketStore } from "./src/store/tickets.ts";
 
 export const VERSION: string = denoJson.version;
@@ -339,11 +335,7 @@ export async function startBridge(
           );
         }
         if (item.kind === "dm_edit" || item.kind === "dm_delete") {
-          const posted = await forwardDmChange(
-            { chatwoot, tickets, links, log, checkpoint: (p) => checkpoint({ ...p }) },
-            item,
-            entry.progress,
-          );
+          const posted = await forwardDmChange({ chatwoot, tickets, links, log }, item, attempt);
           return posted
             ? linkRecords(posted.chatwootMessageId, [], posted.conversationId, userId)
             : [];

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { FakeChatwoot } from "./fakes/fake_chatwoot.ts";
-import { FakeDiscord, fakeToken } from "./fakes/fake_discord.ts";
+import { fakeToken } from "./fakes/fake_discord.ts";
 import { fakeEnv } from "./helpers/harness.ts";
+import { withFakes } from "./helpers/with_fakes.ts";
 import { spawnCordwoot } from "./helpers/process.ts";
 
 Deno.test("demo: a newcomer watches a whole ticket play out, with no accounts", async () => {
@@ -21,17 +21,6 @@ Deno.test("demo: a newcomer watches a whole ticket play out, with no accounts", 
     ]
   ) assert.match(stdout, line);
 });
-
-async function withFakes(fn: (discord: FakeDiscord, chatwoot: FakeChatwoot) => Promise<void>) {
-  const discord = FakeDiscord.start();
-  const chatwoot = FakeChatwoot.start({ webhookSecret: "the-right-secret" });
-  try {
-    await fn(discord, chatwoot);
-  } finally {
-    await discord.close();
-    await chatwoot.close();
-  }
-}
 
 const ALL_EVENTS = [
   "message_created",
@@ -66,7 +55,7 @@ Deno.test("check-config: a healthy setup passes every check", async () => {
       assert.match(stdout, new RegExp(`✔ ${label} — `));
     }
     assert.match(stdout, /\d+ checks passed, 0 failed/);
-  });
+  }, { webhookSecret: "the-right-secret" });
 });
 
 Deno.test("check-config: a wrong token, a non-API inbox and a missing webhook are each reported with a fix", async () => {
@@ -91,7 +80,7 @@ Deno.test("check-config: a wrong token, a non-API inbox and a missing webhook ar
       !stdout.includes(env.CHATWOOT_API_TOKEN) && !stdout.includes(env.DISCORD_TOKEN),
       "no secret printed",
     );
-  });
+  }, { webhookSecret: "the-right-secret" });
 });
 
 Deno.test("check-config: unregistered commands, missing events and a mismatched secret", async () => {
@@ -118,5 +107,5 @@ Deno.test("check-config: unregistered commands, missing events and a mismatched 
       /✘ Webhook secret — WEBHOOK_SECRET does not match the account webhook's secret/,
     );
     assert.ok(!stdout.includes("another-secret"));
-  });
+  }, { webhookSecret: "the-right-secret" });
 });

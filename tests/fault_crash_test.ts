@@ -1,19 +1,9 @@
 import assert from "node:assert/strict";
-import { FakeChatwoot } from "./fakes/fake_chatwoot.ts";
-import { FakeDiscord } from "./fakes/fake_discord.ts";
+import type { FakeChatwoot } from "./fakes/fake_chatwoot.ts";
+import type { FakeDiscord } from "./fakes/fake_discord.ts";
 import { fakeEnv } from "./helpers/harness.ts";
+import { withFakes } from "./helpers/with_fakes.ts";
 import { freePort, spawnCordwoot } from "./helpers/process.ts";
-
-async function withFakes(fn: (discord: FakeDiscord, chatwoot: FakeChatwoot) => Promise<void>) {
-  const discord = FakeDiscord.start();
-  const chatwoot = FakeChatwoot.start({ webhookSecret: "crash-test-secret" });
-  try {
-    await fn(discord, chatwoot);
-  } finally {
-    await discord.close();
-    await chatwoot.close();
-  }
-}
 
 function bridgeEnv(discord: FakeDiscord, chatwoot: FakeChatwoot, port: number) {
   const dir = Deno.makeTempDirSync();
@@ -76,7 +66,7 @@ Deno.test("SIGKILL during a burst of 50 DMs from 5 users: after restart every DM
       assert.deepEqual(chatwoot.messagesIn(conversation[0].id).map((m) => m.source_id), expected);
     }
     assert.equal(chatwoot.contacts.length, 5);
-  });
+  }, { webhookSecret: "crash-test-secret" });
 });
 
 Deno.test("a reply whose webhook failed and a DM sent while the bridge was down both arrive after restart", async () => {
@@ -124,7 +114,7 @@ Deno.test("a reply whose webhook failed and a DM sent while the bridge was down 
       stderr,
       /"msg":"missed DM catch-up done","users":1,"apiCalls":1,"missedDmsQueued":1/,
     );
-  });
+  }, { webhookSecret: "crash-test-secret" });
 });
 
 Deno.test("SIGTERM lets the DM in flight finish, then exits cleanly", async () => {
@@ -144,5 +134,5 @@ Deno.test("SIGTERM lets the DM in flight finish, then exits cleanly", async () =
       "finished before exiting",
     );
     assert.ok(Date.now() - stoppedAt < 12_000, "shutdown is bounded");
-  });
+  }, { webhookSecret: "crash-test-secret" });
 });

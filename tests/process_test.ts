@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { FakeChatwoot } from "./fakes/fake_chatwoot.ts";
-import { FakeDiscord, fakeToken } from "./fakes/fake_discord.ts";
+import { fakeToken } from "./fakes/fake_discord.ts";
 import { fakeEnv } from "./helpers/harness.ts";
+import { withFakes } from "./helpers/with_fakes.ts";
 import { spawnCordwoot } from "./helpers/process.ts";
 
 Deno.test("a bad configuration exits with status 2 and names every bad variable, no secret", async () => {
@@ -31,17 +31,6 @@ Deno.test("a bad configuration exits with status 2 and names every bad variable,
   assert.ok(!stderr.includes("super-secret"), "the token value was printed");
   assert.ok(!stderr.includes("at "), "no stack trace");
 });
-
-async function withFakes(fn: (discord: FakeDiscord, chatwoot: FakeChatwoot) => Promise<void>) {
-  const discord = FakeDiscord.start();
-  const chatwoot = FakeChatwoot.start();
-  try {
-    await fn(discord, chatwoot);
-  } finally {
-    await discord.close();
-    await chatwoot.close();
-  }
-}
 
 for (
   const [code, expected] of [

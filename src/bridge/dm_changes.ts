@@ -24,10 +24,6 @@ export interface DmDeletion {
   receivedAt: number;
 }
 
-export interface DmChangeProgress {
-  postStarted?: boolean;
-}
-
 export function changeText(change: DmEdit | DmDeletion): string {
   return change.kind === "dm_edit"
     ? `✏️ The user edited this message. New text:\n\n${change.content}`
@@ -46,10 +42,10 @@ export async function forwardDmChange(
     tickets: TicketStore;
     links: MessageLinks;
     log: Logger;
-    checkpoint(progress: DmChangeProgress): Promise<void>;
   },
   change: DmEdit | DmDeletion,
-  progress: DmChangeProgress,
+  /** False when this change may have been posted already (an earlier attempt failed or died). */
+  attempt: { firstAttempt: boolean },
 ): Promise<{ conversationId: number; chatwootMessageId: number } | undefined> {
   const log = deps.log.child({ discordUserId: change.userId, discordMessageId: change.messageId });
   const original = await deps.links.chatwootFor(change.messageId);
@@ -61,13 +57,11 @@ export async function forwardDmChange(
     return undefined;
   }
   const sourceId = changeSourceId(change);
-  if (progress.postStarted) {
+  if (!attempt.firstAttempt) {
     const existing = (await deps.chatwoot.listMessages(conversationId)).find((m) =>
       m.sourceId === sourceId
     );
     if (existing) return { conversationId, chatwootMessageId: existing.id };
-  } else {
-    await deps.checkpoint({ postStarted: true });
   }
   const posted = await deps.chatwoot.createIncomingMessage(conversationId, {
     content: changeText(change),

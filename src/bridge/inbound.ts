@@ -290,9 +290,18 @@ function queueNotice(deps: Pick<InboundDeps, "mailbox" | "nextSeq">, item: Outbo
   });
 }
 
-function outOfOfficeText(deps: InboundDeps, settings: InboxSettings, dm: InboundDm): string {
+/** The inbox's out-of-office text (else the fallback), what happened to the DM, and when we are back. */
+function outOfOfficeText(
+  deps: InboundDeps,
+  settings: InboxSettings,
+  dm: InboundDm,
+  now: number,
+  whatHappened: string,
+): string {
   const text = settings.outOfOfficeMessage.trim() || deps.texts.outsideHoursFallbackMessage;
-  return renderTemplate(text, { contactName: displayName(dm.author), inboxName: settings.name });
+  return `${
+    renderTemplate(text, { contactName: displayName(dm.author), inboxName: settings.name })
+  }\n\n${whatHappened}${backAtLine(nextOpening(scheduleOf(settings), now))}`;
 }
 
 function outsideHoursRefusal(
@@ -304,9 +313,13 @@ function outsideHoursRefusal(
   return notice(dm.author.id, `ooo-refused:${dm.messageId}`, {
     tone: "danger",
     title: "Message not delivered",
-    description: `${outOfOfficeText(deps, settings, dm)}\n\n` +
-      "**Your message was not passed on to our team.** Please send it again when we are open." +
-      backAtLine(nextOpening(scheduleOf(settings), now)),
+    description: outOfOfficeText(
+      deps,
+      settings,
+      dm,
+      now,
+      "**Your message was not passed on to our team.** Please send it again when we are open.",
+    ),
   });
 }
 
@@ -336,9 +349,13 @@ async function tellOutsideHoursOnce(
     notice(dm.author.id, `ooo:${conversationId}:${dm.messageId}`, {
       tone: "warning",
       title: "We're offline",
-      description: `${outOfOfficeText(deps, settings, dm)}\n\n` +
-        "Your message was passed on; an agent will answer when we are back." +
-        backAtLine(nextOpening(scheduleOf(settings), now)),
+      description: outOfOfficeText(
+        deps,
+        settings,
+        dm,
+        now,
+        "Your message was passed on; an agent will answer when we are back.",
+      ),
     }),
   );
 }

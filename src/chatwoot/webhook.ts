@@ -7,6 +7,7 @@
  * bytes, so the body is verified before it is parsed.
  */
 import { z } from "zod";
+import { hexToBytes } from "../hex.ts";
 import type { ConversationStatusEvent } from "../bridge/status_events.ts";
 import type { ChatwootMessageEvent } from "../bridge/webhook_routing.ts";
 
@@ -48,12 +49,6 @@ export async function createSignatureVerifier(secret: string) {
       ? { ok: true }
       : { ok: false, reason: "signature mismatch" };
   };
-}
-
-function hexToBytes(hex: string): Uint8Array {
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
 }
 
 /** Compares every byte whatever the first difference, so timing reveals nothing. */

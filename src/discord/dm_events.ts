@@ -54,8 +54,6 @@ const typingSchema = z.object({
   guild_id: z.string().nullish(),
 });
 
-export type RawDm = z.infer<typeof messageSchema>;
-
 /** A raw MESSAGE_CREATE that is a human's DM to the bot, else undefined. */
 export function parseDm(
   raw: unknown,

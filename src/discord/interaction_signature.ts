@@ -5,20 +5,15 @@
  * failure here is a refusal, never an error.
  */
 import type { SignatureCheck } from "../chatwoot/webhook.ts";
+import { hexToBytes } from "../hex.ts";
 
 /** Interactions older than this are refused as replays. */
 export const INTERACTION_MAX_AGE_SECONDS = 5 * 60;
 
-function unhex(hex: string): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(new ArrayBuffer(hex.length / 2));
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
-}
-
 export async function createInteractionVerifier(publicKeyHex: string) {
   const key = await crypto.subtle.importKey(
     "raw",
-    unhex(publicKeyHex),
+    hexToBytes(publicKeyHex),
     { name: "Ed25519" },
     false,
     [
@@ -41,7 +36,7 @@ export async function createInteractionVerifier(publicKeyHex: string) {
     const valid = await crypto.subtle.verify(
       "Ed25519",
       key,
-      unhex(signature),
+      hexToBytes(signature),
       encoder.encode(timestamp + rawBody),
     );
     return valid ? { ok: true } : { ok: false, reason: "signature mismatch" };

@@ -267,12 +267,11 @@ export class Mailboxes implements MailboxPort {
   }
 
   /** Wakes every mailbox waiting to retry, now (the failing service is known to be back). */
-  async wakeRetrying(dir?: Direction): Promise<number> {
+  async wakeRetrying(): Promise<number> {
     let woken = 0;
     for await (const entry of this.#kv.list<RetryState>({ prefix: keys.allRetries() })) {
-      const [, d, userId] = entry.key as [string, Direction, string];
-      if (dir && d !== dir) continue;
-      this.wake({ dir: d, userId });
+      const [, dir, userId] = entry.key as [string, Direction, string];
+      this.wake({ dir, userId });
       woken++;
     }
     return woken;
