@@ -4,11 +4,10 @@
  * The only file that reads the environment, opens KV, and wires and starts
  * things. `startBridge` is the same wiring the tests start against the fakes.
  */
-import { dirname } from "node:path";
 import denoJson from "./deno.json" with { type: "json" };
 import { askForRating, type CsatSubmission, submitRating } from "./src/bridge/csat.ts";
 import { type DmDeletion, type DmEdit, forwardDmChange } from "./src/bridge/dm_changes.ts";
-import { describeError, ServiceError } from "./src/bridge/errors.ts";
+import { describeError } from "./src/bridge/errors.ts";
 import { type DmProgress, forwardDm, type InboundDm, scheduleOf } from "./src/bridge/inbound.ts";
 import {
   acceptDm,
@@ -19,6 +18,14 @@ import {
 } from "./src/bridge/intake.ts";
 import type { NoticeEmbed, OutboundNotice } from "./src/bridge/notices.ts";
 import {
+  type AgentAlertItem,
+  alertAgent,
+  deliveryStatusFor,
+  type DeliveryStatusItem,
+  reportDeliveryStatus,
+  tellSender,
+} from "./src/bridge/undelivered.ts";
+import {
   type CsatPromptItem,
   deleteAgentMessage,
   dmChannelFor,
@@ -28,7 +35,7 @@ import {
   type ReplyProgress,
   sendNotice,
 } from "./src/bridge/outbound.ts";
-import type { Logger, MailboxAppend } from "./src/bridge/ports.ts";
+import type { AttachmentMemory, Logger, MailboxAppend } from "./src/bridge/ports.ts";
 import { applyStatusEvent } from "./src/bridge/status_events.ts";
 import { createAgentTypingRelay, createUserTypingRelay } from "./src/bridge/typing.ts";
 import { type ChatwootMessageEvent, discordUserOf } from "./src/bridge/webhook_routing.ts";
@@ -36,30 +43,40 @@ import { isOpenAt } from "./src/bridge/working_hours.ts";
 import { createChatwootClient } from "./src/chatwoot/client.ts";
 import { createSignatureVerifier } from "./src/chatwoot/webhook.ts";
 import { checkConfig } from "./src/cli/check_config.ts";
+import {
+  DEAD_LETTERS_USAGE,
+  parseDeadLettersArgs,
+  runDeadLetters,
+} from "./src/cli/dead_letters.ts";
 import { runDemo } from "./src/cli/demo.ts";
 import { type Config, loadConfig, mergeDotEnv, SECRET_VARIABLES } from "./src/config.ts";
 import { registerCommands } from "./src/discord/commands.ts";
 import { parseDm, parseDmDelete, parseDmEdit, parseDmTyping } from "./src/discord/dm_events.ts";
 import { renderEmbed } from "./src/discord/embeds.ts";
-import { toDiscordError } from "./src/discord/errors.ts";
 import { createDiscordBot } from "./src/discord/gateway.ts";
 import { createInteractionVerifier } from "./src/discord/interaction_signature.ts";
 import { handleInteraction } from "./src/discord/interactions.ts";
 import { presenceCronSchedule, updatePresence } from "./src/discord/presence.ts";
+import type { GatewayTimings } from "./src/discord/reconnect_policy.ts";
 import { createDiscordRest } from "./src/discord/rest_port.ts";
 import { createHttpApp } from "./src/http/app.ts";
+import { serveHttp } from "./src/http/server.ts";
 import { Metrics } from "./src/http/metrics.ts";
 import { type GatewayLeadership, holdGatewayLeadership } from "./src/jobs/gateway_leader.ts";
 import { type CompletionRecord, Mailboxes } from "./src/jobs/mailbox.ts";
+import { createMemoryBudget } from "./src/jobs/memory_budget.ts";
+import { assessHealth, ServiceHealth } from "./src/jobs/service_health.ts";
 import { catchUpMissedDms, reconcileMissedReplies } from "./src/jobs/recovery.ts";
 import { inlineWakeups, kvHasQueues, queueWakeups } from "./src/jobs/wakeups.ts";
 import { createLogger } from "./src/log.ts";
 import { configuredPlugins, createEnricher } from "./src/plugins/registry.ts";
+import { bindFailure, StartupFailure } from "./src/startup_failure.ts";
 import { createConversationStore } from "./src/store/conversations.ts";
 import { createCsatStore } from "./src/store/csat.ts";
 import { createInboxSettingsCache } from "./src/store/inbox_settings.ts";
 import { keys } from "./src/store/keys.ts";
 import { createMessageLinks, LINK_TTL_MS } from "./src/store/links.ts";
+import { openKv as openKvAt } from "./src/store/open_kv.ts";
 import { createTicketStore } from "./src/store/tickets.ts";
 
 export const VERSION: string = denoJson.version;
@@ -69,6 +86,18 @@ export interface BridgeOptions {
   kv?: Deno.Kv;
   fetch?: typeof fetch;
   log?: Logger;
+  /** Gateway reconnection timings (tests shrink them); defaults in reconnect_policy.ts. */
+  gatewayTimings?: Partial<GatewayTimings>;
+  /** Shorter timings for tests (the defaults are production's). */
+  timings?: {
+    /** Interval of the probe of a failing service. */
+    probeMs?: number;
+    mailboxLeaseMs?: number;
+    /** Delay before retry number `attempts`. */
+    retryDelayMs?: (attempts: number) => number;
+  };
+  /** The attachment memory budget (default: ATTACHMENT_MEMORY_MB's); tests pass an instrumented one. */
+  attachmentMemory?: AttachmentMemory;
 }
 
 export interface RunningBridge {
@@ -108,6 +137,7 @@ export async function startBridge(
     inboxId: config.chatwootInboxId,
     apiToken: config.chatwootApiToken,
     fetch: options.fetch,
+    attachmentOrigins: config.attachmentAllowedOrigins,
   });
   const tickets = createTicketStore(kv);
   const links = createMessageLinks(kv);
@@ -132,6 +162,7 @@ export async function startBridge(
   const discord = createDiscordBot({
     config,
     log,
+    timings: options.gatewayTimings,
     onEvent: async (name, raw) => {
       switch (name) {
         case "MESSAGE_CREATE": {
@@ -187,7 +218,9 @@ export async function startBridge(
     },
     onFatal: (explanation) => fatal.resolve(explanation),
   });
-  const discordRest = createDiscordRest(discord.bot, config.branding, options.fetch);
+  const discordRest = createDiscordRest(discord.bot, config.branding, options.fetch, undefined, {
+    cdnOrigins: [new URL(config.discordCdnUrl).origin],
+  });
   const interactionDeps = () => ({
     bot: discord.bot,
     ticketCommand: config.ticketCommand,
@@ -236,6 +269,8 @@ export async function startBridge(
     );
   };
 
+  const attachmentMemory = options.attachmentMemory ??
+    createMemoryBudget(config.attachmentMemoryBytes);
   const inboundDeps = {
     chatwoot,
     discord: discordRest,
@@ -245,6 +280,7 @@ export async function startBridge(
     mailbox,
     links,
     maxUploadBytes: config.chatwootMaxUploadBytes,
+    attachmentMemory,
     inboxId: config.chatwootInboxId,
     reopenWindowHours: config.lifecycle.reopenWindowHours,
     texts: config.lifecycle,
@@ -260,6 +296,7 @@ export async function startBridge(
     chatwoot,
     links,
     maxUploadBytes: config.discordMaxUploadBytes,
+    attachmentMemory,
     texts: config.csat,
     log,
   };
@@ -296,28 +333,41 @@ export async function startBridge(
   const wakeups = config.discordGateway && !config.onDeploy && kvHasQueues(config.kvPath)
     ? queueWakeups(kv)
     : inlineWakeups();
+  const health = new ServiceHealth({
+    checks: {
+      chatwoot: async () => await inbox.remember(await chatwoot.getInbox()),
+      discord: () => discordRest.checkAccess(),
+      storage: async () => void await kv.get(keys.inboxSettings()),
+    },
+    onRecovered: (service) => mailboxes!.wakeWaitingOn(service),
+    probeMs: options.timings?.probeMs ?? SERVICE_PROBE_MS,
+    log,
+    signal: crons.signal,
+  });
   mailboxes = new Mailboxes({
+    ...(options.timings?.mailboxLeaseMs ? { leaseMs: options.timings.mailboxLeaseMs } : {}),
+    ...(options.timings?.retryDelayMs ? { retryDelayMs: options.timings.retryDelayMs } : {}),
     kv,
     wakeups,
     log,
     observer: {
       delivered(dir, entry) {
         const item = entry.item as { kind: string; receivedAt?: number };
-        const direction = dir === "in" ? "to_chatwoot" : "to_discord";
+        // Follow-ups (a status mark, an alert to the agents) are bookkeeping, not messages.
+        if (item.kind === "delivery_status" || item.kind === "agent_alert") return;
+        const direction = dir === "out" || item.kind === "notice" ? "to_discord" : "to_chatwoot";
         metrics.inc("cordwoot_messages_relayed_total", { direction, kind: item.kind });
         if (item.receivedAt) {
           metrics.observeLatency({ direction }, (Date.now() - item.receivedAt) / 1000);
         }
       },
-      retrying(dir, error) {
-        if (error instanceof ServiceError && error.service === "chatwoot") {
-          probeUntilChatwootIsBack();
-        }
+      retrying(dir, failure) {
+        if (failure.cause === "outage") health.reportOutage(failure.service, failure.reason);
         const direction = dir === "in" ? "to_chatwoot" : "to_discord";
         metrics.inc("cordwoot_retries_scheduled_total", { direction });
         metrics.inc("cordwoot_delivery_failures_total", {
           direction,
-          reason: failureReason(error),
+          reason: failure.cause === "outage" ? `${failure.service}_outage` : "item",
         });
       },
       dead(dir) {
@@ -325,9 +375,19 @@ export async function startBridge(
         metrics.inc("cordwoot_delivery_failures_total", { direction, reason: "permanent" });
       },
     },
+    tellSender,
+    serviceAnswers: (service) => health.answers(service),
+    deadLetterTtlMs: config.deadLetterDays * 24 * 3600_000,
     handlers: {
       in: async (userId, entry, checkpoint, attempt) => {
-        const item = entry.item as InboundDm | CsatSubmission | DmEdit | DmDeletion;
+        const item = entry.item as
+          | InboundDm
+          | CsatSubmission
+          | DmEdit
+          | DmDeletion
+          | OutboundNotice;
+        // A user told that their message was not delivered (see undelivered.ts).
+        if (item.kind === "notice") return await sendNotice(outboundDeps, item);
         if (item.kind === "csat_rating") {
           return await submitRating(
             { chatwoot, discord: discordRest, csat, replies, texts: config.csat, log },
@@ -393,8 +453,14 @@ export async function startBridge(
           | OutboundReply
           | OutboundNotice
           | CsatPromptItem
-          | OutboundDeletion;
+          | OutboundDeletion
+          | DeliveryStatusItem
+          | AgentAlertItem;
         switch (item.kind) {
+          case "delivery_status":
+            return await reportDeliveryStatus(outboundDeps, item);
+          case "agent_alert":
+            return await alertAgent(outboundDeps, item);
           case "delete":
             return await deleteAgentMessage(outboundDeps, item);
           case "notice":
@@ -412,62 +478,33 @@ export async function startBridge(
             const sent = outcome.status === "delivered" && !item.segment
               ? outcome.discordMessageIds
               : [];
-            return linkRecords(
-              item.chatwootMessageId,
-              sent,
-              item.conversationId,
-              item.discordUserId,
-            );
+            // Marked delivered by an item of its own: a failing status update never resends.
+            const markDelivered = outcome.status !== "undeliverable" && !item.segment;
+            return [
+              ...linkRecords(item.chatwootMessageId, sent, item.conversationId, item.discordUserId),
+              ...(markDelivered ? [{ followUp: deliveryStatusFor(item) }] : []),
+            ];
           }
         }
       },
     },
   });
 
-  const chatwootHealth = {
-    ok: false,
-    checkedAt: null as string | null,
-    error: null as string | null,
-  };
   const checkChatwoot = async () => {
-    try {
-      await inbox.remember(await chatwoot.getInbox());
-      chatwootHealth.ok = true;
-      chatwootHealth.error = null;
-    } catch (error) {
-      chatwootHealth.ok = false;
-      chatwootHealth.error = describeError(error);
-      log.warn("chatwoot check failed", { error: chatwootHealth.error });
-    }
-    chatwootHealth.checkedAt = new Date().toISOString();
-  };
-
-  /**
-   * While Chatwoot fails, read the inbox every 2 s; once it answers, every
-   * mailbox waiting on it is retried at once instead of at its next backoff.
-   */
-  let probing = false;
-  const probeUntilChatwootIsBack = () => {
-    if (probing) return;
-    probing = true;
-    void (async () => {
-      while (!crons.signal.aborted) {
-        await sleep(CHATWOOT_PROBE_MS, crons.signal);
-        if (crons.signal.aborted) break;
-        await checkChatwoot();
-        if (chatwootHealth.ok) {
-          const woken = await mailboxes!.wakeRetrying();
-          log.info("chatwoot is back; waiting mailboxes retried now", { mailboxes: woken });
-          break;
-        }
-      }
-      probing = false;
-    })();
+    await health.check("chatwoot");
   };
 
   if (!config.webhookSecret) {
+    // Closed by default: only an explicit ALLOW_UNSIGNED_WEBHOOKS=true runs without a secret.
+    if (!config.allowUnsignedWebhooks) {
+      throw new StartupFailure(
+        "WEBHOOK_SECRET is not set and ALLOW_UNSIGNED_WEBHOOKS is not true",
+        "copy the webhook's secret from Chatwoot (Settings → Integrations → Webhooks) into WEBHOOK_SECRET",
+      );
+    }
     log.warn(
-      "WEBHOOK_SECRET is not set: webhook deliveries are accepted without a signature check",
+      "WEBHOOK_SECRET is not set and ALLOW_UNSIGNED_WEBHOOKS=true: webhook deliveries are " +
+        "accepted without a signature check (for local trials only)",
     );
   }
   const verify = config.webhookSecret
@@ -484,8 +521,6 @@ export async function startBridge(
     return res.ok;
   };
   const scope = { inboxId: config.chatwootInboxId, accountId: config.chatwootAccountId };
-  // Set once start-up is done; the HTTP server answers /healthz before that.
-  let gatewayStarted: Promise<void> = Promise.resolve();
   // deno-lint-ignore prefer-const -- assigned once the server is up, read by /healthz before
   let leadership: GatewayLeadership | undefined;
   /** off: HTTP only; standby: another instance holds the gateway; connecting; ready. */
@@ -497,6 +532,11 @@ export async function startBridge(
       : discord.isReady()
       ? "ready"
       : "connecting";
+  /** How the gateway connection is doing: attempts since it was last ready, why they failed. */
+  const gatewayHealth = () => {
+    const { attempts, lastError, lastErrorAt, nextAttemptAt, readySince } = discord.status();
+    return { attempts, lastError, lastErrorAt, nextAttemptAt, readySince };
+  };
   const acceptAgentMessage = (event: ChatwootMessageEvent, deliveryId?: string) =>
     acceptMessageEvent(
       {
@@ -528,6 +568,7 @@ export async function startBridge(
     });
   const app = createHttpApp({
     log,
+    metricsToken: config.metricsToken,
     verifySignature: verify,
     acceptMessageEvent: acceptAgentMessage,
     acceptContact: async (contact) => {
@@ -585,6 +626,21 @@ export async function startBridge(
         },
         { name: "cordwoot_dead_letters", help: "Items that failed for good.", value: stats.dead },
         {
+          name: "cordwoot_dead_letter_oldest_age_seconds",
+          help: "Age of the oldest dead letter.",
+          value: stats.oldestDeadAgeMs / 1000,
+        },
+        ...(["chatwoot", "discord", "storage"] as const).map((service) => ({
+          name: `cordwoot_mailboxes_waiting_on_${service}`,
+          help: `Mailboxes paused by an outage of ${service}.`,
+          value: stats.waitingOn[service] ?? 0,
+        })),
+        {
+          name: "cordwoot_discord_rest_ok",
+          help: "1 unless Discord's REST API failed or refused the token.",
+          value: health.status("discord").ok ? 1 : 0,
+        },
+        {
           name: "cordwoot_gateway_ready",
           help: "1 when the gateway is connected.",
           value: discord.isReady() ? 1 : 0,
@@ -592,7 +648,7 @@ export async function startBridge(
         {
           name: "cordwoot_chatwoot_ok",
           help: "1 when the last Chatwoot check passed.",
-          value: chatwootHealth.ok ? 1 : 0,
+          value: health.status("chatwoot").ok ? 1 : 0,
         },
       ]);
     },
@@ -605,21 +661,43 @@ export async function startBridge(
       : undefined,
     health: async () => {
       const gateway = gatewayState();
+      const stats = await mailboxes!.stats();
+      const services = {
+        chatwoot: health.status("chatwoot"),
+        discord: health.status("discord"),
+        storage: health.status("storage"),
+      };
+      const report = assessHealth({
+        gatewayConnecting: gateway === "connecting",
+        services,
+        stats,
+        maxItemAgeMs: config.healthMaxItemAgeMs,
+      });
       return {
-        healthy: (gateway !== "connecting") && chatwootHealth.ok,
+        ...report,
         version: VERSION,
-        gateway: { state: gateway, ready: gateway === "ready" },
-        chatwoot: { ...chatwootHealth },
-        mailboxes: { ...await mailboxes!.stats(), wakeups: wakeups.mode },
+        gateway: { state: gateway, ready: gateway === "ready", ...gatewayHealth() },
+        chatwoot: services.chatwoot,
+        discordRest: services.discord,
+        storage: services.storage,
+        mailboxes: { ...stats, wakeups: wakeups.mode },
       };
     },
   });
 
-  const server = Deno.serve({
-    port: config.webhookPort,
-    hostname: config.webhookHost,
-    onListen: () => {},
-  }, app.fetch);
+  // Deno Deploy's platform holds the connections; elsewhere server.ts bounds them in time.
+  const server = config.onDeploy
+    ? Deno.serve({
+      port: config.webhookPort,
+      hostname: config.webhookHost,
+      onListen: () => {},
+    }, app.fetch)
+    : await serveHttp({
+      port: config.webhookPort,
+      hostname: config.webhookHost,
+      handler: app.fetch,
+      onError: (error) => log.error("request failed", { error: describeError(error) }),
+    });
   log.info("http server listening", {
     host: config.webhookHost,
     port: server.addr.port,
@@ -652,14 +730,8 @@ export async function startBridge(
     ? holdGatewayLeadership({
       kv,
       instanceId: crypto.randomUUID(),
-      connect: () => {
-        gatewayStarted = startGateway(
-          discord.start,
-          log,
-          (explanation) => fatal.resolve(explanation),
-          crons.signal,
-        );
-      },
+      // Retries on its own, without limit; a fatal failure resolves `fatal` (onFatal above).
+      connect: () => discord.start(),
       disconnect: () => discord.disconnect(),
       log,
     })
@@ -684,8 +756,6 @@ export async function startBridge(
       userTyping.stop();
       agentTyping.stop();
       await discord.stop();
-      // Discordeno's start() only settles after its spawnShardDelay; stopping need not wait for it.
-      gatewayStarted.catch(() => {});
       await server.shutdown();
       await mailboxes!.stop();
       if (ownsKv) kv.close();
@@ -694,7 +764,8 @@ export async function startBridge(
   };
 }
 
-const CHATWOOT_PROBE_MS = 2_000;
+/** While a service fails, it is probed this often; its waiting mailboxes go as soon as it answers. */
+const SERVICE_PROBE_MS = 2_000;
 
 /** The periodic jobs and their cron schedules (presence's comes from PRESENCE_POLL_INTERVAL_MS). */
 export const SCHEDULES = {
@@ -705,107 +776,190 @@ export const SCHEDULES = {
 } as const;
 export type ScheduledJob = keyof typeof SCHEDULES;
 
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const id = setTimeout(resolve, ms);
-    signal.addEventListener("abort", () => {
-      clearTimeout(id);
-      resolve();
-    }, { once: true });
-  });
-}
-
-/**
- * Connects the gateway in the background. A refused token ends the bridge; an
- * unreachable Discord is retried with growing delay.
- */
-async function startGateway(
-  start: () => Promise<void>,
-  log: Logger,
-  onFatal: (explanation: string) => void,
-  signal: AbortSignal,
-): Promise<void> {
-  for (let attempt = 1; !signal.aborted; attempt++) {
-    try {
-      await start();
-      return;
-    } catch (error) {
-      if (signal.aborted) return;
-      const failure = toDiscordError(error, "gateway connection");
-      if (failure.status === 401) {
-        onFatal("Discord rejected the bot token (HTTP 401): check DISCORD_TOKEN");
-        return;
-      }
-      const delay = Math.min(60_000, 1_000 * 2 ** Math.min(attempt, 6));
-      log.warn("discord gateway not reachable; retrying", {
-        error: failure.message,
-        retryInMs: delay,
-      });
-      await sleep(delay, signal);
-    }
-  }
-}
-
 function loggerFor(config: Config): Logger {
   return createLogger({
     level: config.logLevel,
-    format: config.logFormat,
-    secrets: [config.discordToken, config.chatwootApiToken, config.webhookSecret ?? ""],
+    format: config.logFormat, // unset: pretty on a terminal, JSON otherwise
+    secrets: secretsOf(config),
   });
 }
 
-/** A short, label-safe reason for a failed attempt: the service and status, or "network". */
-function failureReason(error: unknown): string {
-  if (error instanceof ServiceError) {
-    return error.status === 0 ? `${error.service}_unreachable` : `${error.service}_${error.status}`;
-  }
-  return "internal";
+/** Every secret value in the configuration: never printed, wherever it turns up. */
+function secretsOf(config: Config): string[] {
+  return [
+    config.discordToken,
+    config.chatwootApiToken,
+    config.webhookSecret,
+    config.kvAccessToken,
+    config.metricsToken,
+    config.plugins.singlty?.apiKey,
+    config.plugins.httpLookup?.header?.value,
+  ].filter((s): s is string => !!s);
 }
 
+/**
+ * KV_PATH's database; failures are StartupFailures naming the variable. The
+ * KV Connect token is DENO_KV_ACCESS_TOKEN from the process environment, where
+ * `serve` puts the configured one (so that `.env`'s counts too).
+ */
 async function openKv(path: string): Promise<Deno.Kv> {
-  if (path === "") return await Deno.openKv(); // the platform's database (Deno Deploy)
-  if (path !== ":memory:" && !/^https?:\/\//.test(path)) {
-    await Deno.mkdir(dirname(path), { recursive: true });
-  }
-  return await Deno.openKv(path);
+  return await openKvAt(path);
 }
 
 // ---------------------------------------------------------------- command line
 
+/**
+ * A subcommand. `cordwoot <name> --help` (or `-h`) prints `usage` and runs
+ * nothing; arguments after the name reach `run` only when `takesArguments`
+ * (otherwise they are a usage error, exit code 2).
+ */
+interface Subcommand {
+  /** One line in the command list of `cordwoot --help`. */
+  summary: string;
+  /** The whole text of `cordwoot <name> --help`. */
+  usage: string;
+  takesArguments?: boolean;
+  run(args: string[]): Promise<number>;
+}
+
+const CONFIGURATION_NOTE =
+  `Configuration comes from the environment and from ./.env (variables already
+set in the environment win). See README.md (Configuration) for every variable.`;
+
+const COMMANDS: Record<string, Subcommand> = {
+  serve: {
+    summary: "run the bridge (the default)",
+    usage: `Usage: cordwoot serve
+
+Runs the bridge until SIGINT or SIGTERM: the Discord gateway, the HTTP server
+on WEBHOOK_HOST:WEBHOOK_PORT (/webhook, /interactions, /healthz, /metrics) and
+the delivery of every waiting message.
+
+${CONFIGURATION_NOTE}
+
+Exit codes: 0 stopped cleanly, 1 a fatal error (e.g. Discord refused the token,
+WEBHOOK_PORT in use, KV_PATH unusable; one line names the variable and the
+fix), 2 invalid configuration (every problem is listed).`,
+    run: () => serve(),
+  },
+  "register-commands": {
+    summary: "register the bot's slash commands with Discord",
+    usage: `Usage: cordwoot register-commands
+
+Replaces the application's global slash commands with cordwoot's (the ticket
+command TICKET_COMMAND, /status, /close, /reopen, /help). Safe to run again:
+once after installing, and after upgrades that add commands.
+
+${CONFIGURATION_NOTE}
+
+Exit codes: 0 registered, 1 Discord refused, 2 invalid configuration.`,
+    run: async () => await registerCommands(loadConfigOrExit()),
+  },
+  "check-config": {
+    summary: "check the configuration and every dependency, with fixes",
+    usage: `Usage: cordwoot check-config
+
+Checks the configuration, then every dependency for real: the Discord token,
+application and slash commands; Chatwoot's address, token, inbox, webhook and
+its secret; that WEBHOOK_PORT can be bound on WEBHOOK_HOST; that KV_PATH opens.
+Prints one line per check and the fix for each failure. Every check gives up
+after 10 s.
+
+${CONFIGURATION_NOTE}
+
+Exit codes: 0 every check passed, 1 something to fix, 2 invalid configuration.`,
+    run: async () => {
+      const environment = readEnvironment();
+      return await checkConfig(loadConfigOrExit(environment), {
+        dotEnv: { found: environment.dotEnvFound, directory: workingDirectory() },
+      });
+    },
+  },
+  demo: {
+    summary: "watch the bridge work against built-in fakes (no accounts)",
+    usage: `Usage: cordwoot demo
+
+Runs the real bridge against a built-in fake Discord and fake Chatwoot and
+prints a whole ticket as it plays out. Needs no account and no configuration.`,
+    run: () => runDemo(startBridge),
+  },
+  "dead-letters": {
+    summary: "list, retry or drop messages that failed for good",
+    usage: `${DEAD_LETTERS_USAGE}
+
+${CONFIGURATION_NOTE} It opens KV_PATH (a running bridge may keep running).`,
+    takesArguments: true,
+    run: async (args) => {
+      const command = parseDeadLettersArgs(args);
+      if (typeof command === "string") {
+        console.error(`cordwoot dead-letters: ${command}\n\n${DEAD_LETTERS_USAGE}`);
+        return 2;
+      }
+      const config = loadConfigOrExit();
+      if (config.kvAccessToken) Deno.env.set("DENO_KV_ACCESS_TOKEN", config.kvAccessToken);
+      const kv = await openKv(config.kvPath);
+      try {
+        return await runDeadLetters(kv, command);
+      } finally {
+        kv.close();
+      }
+    },
+  },
+  // More subcommands go here, each with its usage text; one that takes arguments
+  // sets takesArguments and reads them in run(args).
+};
+
 const HELP = `cordwoot ${VERSION} — Discord ↔ Chatwoot support bridge
 
-Usage: cordwoot [command]
+Usage: cordwoot [command] [--help]
 
 Commands:
-  serve               run the bridge (the default)
-  register-commands   register the bot's slash commands with Discord
-  check-config        check the configuration and every dependency, with fixes
-  demo                watch the bridge work against built-in fakes (no accounts)
+${
+  Object.entries(COMMANDS).map(([name, command]) => `  ${name.padEnd(20)}${command.summary}`)
+    .join("\n")
+}
   --version           print the version
-  --help              print this help
+  --help              print this help; \`cordwoot <command> --help\` explains one command
 
-Configuration comes from the environment and from ./.env (variables already
-set in the environment win). See README.md for every variable.
+${CONFIGURATION_NOTE}
 
 Exit codes: 0 stopped cleanly (or all checks passed), 1 fatal runtime error
-(e.g. Discord refused the token) or a failed check, 2 invalid configuration.`;
+(e.g. Discord refused the token) or a failed check, 2 invalid configuration
+or command line.`;
 
-function readEnvironment(): Record<string, string> {
-  let text = "";
+interface Environment {
+  /** The process environment over `.env`'s values. */
+  values: Record<string, string>;
+  /** Whether `.env` exists in the working directory. */
+  dotEnvFound: boolean;
+}
+
+function readEnvironment(): Environment {
+  let text: string | undefined;
   try {
     text = Deno.readTextFileSync(".env");
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
-  return mergeDotEnv(Deno.env.toObject(), text);
+  return { values: mergeDotEnv(Deno.env.toObject(), text ?? ""), dotEnvFound: text !== undefined };
 }
 
-function loadConfigOrExit(): Config {
-  const result = loadConfig(readEnvironment());
+function workingDirectory(): string {
+  try {
+    return Deno.cwd();
+  } catch {
+    return "the working directory";
+  }
+}
+
+function loadConfigOrExit(environment: Environment = readEnvironment()): Config {
+  const result = loadConfig(environment.values);
   if (result.ok) return result.config;
   console.error(`cordwoot: invalid configuration (${result.problems.length} problem(s)):`);
   for (const problem of result.problems) console.error(`  - ${problem}`);
+  if (!environment.dotEnvFound) {
+    console.error(`No .env in ${workingDirectory()}: only the process environment was read.`);
+  }
   console.error(`Secret values (${[...SECRET_VARIABLES].join(", ")}) are never printed.`);
   Deno.exit(2);
 }
@@ -822,7 +976,20 @@ async function serve(): Promise<number> {
       error: describeError(event.reason),
     });
   });
-  const bridge = await startBridge(config, { log });
+  // Deno.openKv reads the KV Connect token only from the process environment; .env's counts too.
+  if (config.kvAccessToken) Deno.env.set("DENO_KV_ACCESS_TOKEN", config.kvAccessToken);
+  let bridge: RunningBridge;
+  try {
+    bridge = await startBridge(config, { log });
+  } catch (error) {
+    // A start that cannot succeed as configured: one line and exit code 1, never a stack trace.
+    const failure = error instanceof StartupFailure
+      ? error
+      : bindFailure(error, config.webhookHost, config.webhookPort);
+    const line = failure?.message ?? `start-up failed: ${describeError(error)}`;
+    console.error(`cordwoot: ${redact(line, secretsOf(config))}`);
+    return 1;
+  }
   deployedBridge = bridge;
   bridge.fatal.then(() => fatalSeen = true);
   const signalled = Promise.withResolvers<string>();
@@ -839,29 +1006,48 @@ async function serve(): Promise<number> {
   return ended.fatal ? 1 : 0;
 }
 
+function redact(text: string, secrets: string[]): string {
+  return secrets.filter((s) => s.length >= 4).reduce((t, s) => t.split(s).join("[redacted]"), text);
+}
+
 async function main(args: string[]): Promise<number> {
-  const command = args[0] ?? "serve";
-  switch (command) {
-    case "serve":
-      return await serve();
-    case "register-commands":
-      return await registerCommands(loadConfigOrExit());
-    case "check-config":
-      return await checkConfig(loadConfigOrExit());
-    case "demo":
-      return await runDemo(startBridge);
-    case "--version":
-    case "version":
-      console.log(`cordwoot ${VERSION}`);
-      return 0;
-    case "--help":
-    case "-h":
-    case "help":
-      console.log(HELP);
-      return 0;
-    default:
-      console.error(`cordwoot: unknown command "${command}"\n\n${HELP}`);
-      return 2;
+  const [name = "serve", ...rest] = args;
+  if (name === "--version" || name === "version") {
+    console.log(`cordwoot ${VERSION}`);
+    return 0;
+  }
+  if (name === "--help" || name === "-h" || name === "help") {
+    const about = Object.hasOwn(COMMANDS, rest[0] ?? "") ? COMMANDS[rest[0]] : undefined;
+    console.log(about?.usage ?? HELP);
+    return 0;
+  }
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!command) {
+    console.error(`cordwoot: unknown command "${name}"\n\n${HELP}`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(command.usage);
+    return 0;
+  }
+  if (!command.takesArguments && rest.length > 0) {
+    console.error(`cordwoot ${name}: unexpected argument "${rest[0]}"\n\n${command.usage}`);
+    return 2;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    // Whatever a command did not explain itself: one line, exit code 1, secrets removed.
+    let values: Record<string, string>;
+    try {
+      values = readEnvironment().values; // .env's secrets too
+    } catch {
+      values = Deno.env.toObject();
+    }
+    const secrets = [...SECRET_VARIABLES].map((v) => values[v] ?? "");
+    const line = error instanceof StartupFailure ? error.message : describeError(error);
+    console.error(`cordwoot: ${name} failed: ${redact(line, secrets)}`);
+    return 1;
   }
 }
 

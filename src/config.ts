@@ -36,10 +36,24 @@ export interface Config {
   webhookPort: number;
   webhookHost: string;
   webhookSecret: string | undefined;
+  /** ALLOW_UNSIGNED_WEBHOOKS: without WEBHOOK_SECRET, accept unsigned webhooks (local trials only). */
+  allowUnsignedWebhooks: boolean;
+  /** Origins (besides CHATWOOT_BASE_URL's) agent attachments may be downloaded from, e.g. storage. */
+  attachmentAllowedOrigins: string[];
+  /** Global budget of attachment bytes held in memory at once (downloads and uploads in flight). */
+  attachmentMemoryBytes: number;
+  /** When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>`. */
+  metricsToken: string | undefined;
+  /** Dead letters are kept this long (with their content), then expire. */
+  deadLetterDays: number;
+  /** /healthz reports degraded when an item has waited longer than this. */
+  healthMaxItemAgeMs: number;
   /** This server's public base URL (check-config matches Chatwoot's webhook against it). */
   publicUrl: string | undefined;
   /** "" means the platform's default database (Deno Deploy). */
   kvPath: string;
+  /** DENO_KV_ACCESS_TOKEN for a KV Connect KV_PATH (read from .env too, unlike Deno's own lookup). */
+  kvAccessToken: string | undefined;
   /** Running on Deno Deploy: crons are registered at module top level, no gateway, no queues. */
   onDeploy: boolean;
   /** Empty string: no confirmation reaction. */
@@ -52,7 +66,8 @@ export interface Config {
   chatwootMaxUploadBytes: number;
   discordMaxUploadBytes: number;
   logLevel: LogLevel;
-  logFormat: LogFormat;
+  /** Unset: pretty when standard error is a terminal, JSON otherwise. */
+  logFormat: LogFormat | undefined;
   /** Agent messages in conversations active this recently are checked for missed webhooks. */
   reconcileWindowHours: number;
   lifecycle: LifecycleConfig;
@@ -118,9 +133,11 @@ export const SECRET_VARIABLES = new Set([
   "DENO_KV_ACCESS_TOKEN",
   "SINGLTY_API_KEY",
   "CONTACT_LOOKUP_HEADER",
+  "METRICS_TOKEN",
 ]);
 
 const SNOWFLAKE = /^\d{17,20}$/;
+const TOKEN_WHERE = "the bot token from Discord Developer Portal > Bot > Token";
 
 /**
  * Blank values count as unset, as in the seed's `.env.example`. The schema
@@ -171,11 +188,17 @@ const color = (fallback: number) =>
   ).transform((v) => v ?? fallback);
 
 const schema = z.object({
-  DISCORD_TOKEN: required("the bot token from Discord Developer Portal > Bot > Token")
-    .refine((t) => botIdFromToken(t) !== undefined, {
-      error:
-        "is not a Discord bot token (expected three dot-separated parts, the first encoding the bot id)",
-    }),
+  // One problem per token, whichever applies first (an empty token is not also "not a token").
+  DISCORD_TOKEN: z.string({ error: `is required: ${TOKEN_WHERE}` }).trim().superRefine((t, ctx) => {
+    const problem = t === ""
+      ? `is required: ${TOKEN_WHERE}`
+      : /^bot\s/i.test(t)
+      ? "starts with `Bot `: remove the `Bot ` prefix (the variable holds only the token itself)"
+      : botIdFromToken(t) === undefined
+      ? "is not a Discord bot token (expected three dot-separated parts, the first encoding the bot id)"
+      : undefined;
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
   DISCORD_CLIENT_ID: blankAsUnset(
     z.string().trim().regex(SNOWFLAKE, "expected the numeric application id (17-20 digits)")
       .optional(),
@@ -217,10 +240,41 @@ const schema = z.object({
   ).transform((v) => v ?? 3000),
   WEBHOOK_HOST: blankAsUnset(z.string().trim().optional()).transform((v) => v ?? "0.0.0.0"),
   WEBHOOK_SECRET: blankAsUnset(z.string().trim().optional()),
+  ALLOW_UNSIGNED_WEBHOOKS: booleanFlag(false),
+  ATTACHMENT_ALLOWED_ORIGINS: blankAsUnset(z.string().trim().optional()).pipe(
+    z.string().optional().transform((v, ctx) => {
+      const origins: string[] = [];
+      for (const part of (v ?? "").split(",").map((p) => p.trim()).filter(Boolean)) {
+        try {
+          const u = new URL(part);
+          if (u.protocol !== "http:" && u.protocol !== "https:") throw new Error();
+          origins.push(u.origin);
+        } catch {
+          ctx.addIssue({
+            code: "custom",
+            message: "expected comma-separated http(s) origins, e.g. https://files.example.com",
+          });
+          return z.NEVER;
+        }
+      }
+      return origins;
+    }),
+  ),
+  ATTACHMENT_MEMORY_MB: blankAsUnset(
+    z.string().trim().regex(/^\d+(\.\d+)?$/, "expected megabytes, e.g. 64").transform(Number)
+      .refine((n) => n > 0, "expected megabytes, e.g. 64").optional(),
+  ).transform((v) => v ?? 64),
+  METRICS_TOKEN: blankAsUnset(z.string().trim().optional()),
+  DEAD_LETTER_DAYS: blankAsUnset(positiveInt("days a dead letter is kept, e.g. 30").optional())
+    .transform((v) => v ?? 30),
+  HEALTH_MAX_ITEM_AGE_MINUTES: blankAsUnset(
+    positiveInt("minutes an item may wait before /healthz reports degraded, e.g. 30").optional(),
+  ).transform((v) => v ?? 30),
   PUBLIC_URL: blankAsUnset(
     httpUrl("this server's public address, e.g. https://support.example.com").optional(),
   ),
   KV_PATH: blankAsUnset(z.string().trim().optional()),
+  DENO_KV_ACCESS_TOKEN: blankAsUnset(z.string().trim().optional()),
   CONFIRM_EMOJI: z.string().trim().optional().default("✅"),
   ALLOW_FROM: blankAsUnset(z.string().trim().optional()),
   DISCORD_CDN_URL: blankAsUnset(
@@ -244,7 +298,7 @@ const schema = z.object({
     z.string().trim().toLowerCase().pipe(
       z.enum(["json", "pretty"], { error: "expected json or pretty" }),
     ).optional(),
-  ).transform((v) => v ?? "json"),
+  ),
 
   RECONCILE_WINDOW_HOURS: blankAsUnset(
     z.string().trim().regex(/^\d+$/, "expected a whole number of hours").transform(Number)
@@ -307,6 +361,19 @@ const schema = z.object({
   ),
 });
 
+/** Every variable the schema reads (`.env.example` and the README list each one). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(schema.shape);
+
+/**
+ * The one problem reported when no webhook secret is set: closed by default,
+ * an unsigned webhook endpoint needs ALLOW_UNSIGNED_WEBHOOKS=true.
+ */
+export const WEBHOOK_SECRET_REQUIRED =
+  "WEBHOOK_SECRET is required: copy the secret Chatwoot shows for this server's webhook " +
+  "(Settings → Integrations → Webhooks → the webhook → its secret; Chatwoot 4.12+), or, when " +
+  "Chatwoot calls the API inbox's own webhook URL instead, the inbox's secret (Chatwoot 4.13+). " +
+  "Only for a local trial: ALLOW_UNSIGNED_WEBHOOKS=true starts without it and accepts unsigned webhooks";
+
 /** The bot id Discord encodes (base64) in the first part of every bot token. */
 export function botIdFromToken(token: string): string | undefined {
   const parts = token.trim().split(".");
@@ -321,13 +388,17 @@ export function botIdFromToken(token: string): string | undefined {
 
 export function loadConfig(env: Record<string, string | undefined>): ConfigResult {
   const parsed = schema.safeParse(env);
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => {
-      const name = String(issue.path[0] ?? "environment");
-      return `${name} ${issue.message.replace(/^Invalid input: /, "")}`;
-    });
-    return { ok: false, problems: [...new Set(problems)] };
+  const problems = parsed.success ? [] : parsed.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? "environment");
+    return `${name} ${issue.message.replace(/^Invalid input: /, "")}`;
+  });
+  // Checked apart from the schema so that it is listed with every other problem.
+  const secret = schema.shape.WEBHOOK_SECRET.safeParse(env.WEBHOOK_SECRET);
+  const unsigned = schema.shape.ALLOW_UNSIGNED_WEBHOOKS.safeParse(env.ALLOW_UNSIGNED_WEBHOOKS);
+  if (secret.success && secret.data === undefined && !(unsigned.success && unsigned.data)) {
+    problems.push(WEBHOOK_SECRET_REQUIRED);
   }
+  if (!parsed.success || problems.length) return { ok: false, problems: [...new Set(problems)] };
   const e = parsed.data;
   const botId = botIdFromToken(e.DISCORD_TOKEN)!;
   return {
@@ -349,9 +420,16 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       webhookPort: e.WEBHOOK_PORT,
       webhookHost: e.WEBHOOK_HOST,
       webhookSecret: e.WEBHOOK_SECRET,
+      allowUnsignedWebhooks: e.ALLOW_UNSIGNED_WEBHOOKS,
+      attachmentAllowedOrigins: e.ATTACHMENT_ALLOWED_ORIGINS,
+      attachmentMemoryBytes: Math.floor(e.ATTACHMENT_MEMORY_MB * 1024 * 1024),
+      metricsToken: e.METRICS_TOKEN,
+      deadLetterDays: e.DEAD_LETTER_DAYS,
+      healthMaxItemAgeMs: e.HEALTH_MAX_ITEM_AGE_MINUTES * 60_000,
       publicUrl: e.PUBLIC_URL,
       // On Deno Deploy the default is the project's own database (Deno.openKv() without a path).
       kvPath: e.KV_PATH ?? (e.DENO_DEPLOYMENT_ID ? "" : "./data/cordwoot.kv"),
+      kvAccessToken: e.DENO_KV_ACCESS_TOKEN,
       onDeploy: e.DENO_DEPLOYMENT_ID !== undefined,
       confirmEmoji: e.CONFIRM_EMOJI,
       allowFrom: e.ALLOW_FROM

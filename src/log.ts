@@ -1,6 +1,6 @@
 /**
  * Structured logging: one JSON object per line (or a readable line with
- * LOG_FORMAT=pretty). Fields carry the ids needed to follow a message across
+ * LOG_FORMAT=pretty, the default when standard error is a terminal). Fields carry the ids needed to follow a message across
  * both sides; callers never pass message text or secrets at info level.
  */
 import type { LogFields, Logger } from "./bridge/ports.ts";
@@ -10,7 +10,10 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 export interface LoggerOptions {
   level: LogLevel;
-  format: LogFormat;
+  /** Unset: pretty when lines go to a terminal (`isTerminal`), JSON otherwise (files, journald). */
+  format?: LogFormat;
+  /** Whether standard error is a terminal; asked only when `format` is unset and `write` is not given. */
+  isTerminal?: () => boolean;
   /** Where lines go; stderr by default so stdout stays free for command output. */
   write?: (line: string) => void;
   /** Values that must never be printed, replaced by `[redacted]` wherever they appear. */
@@ -19,13 +22,17 @@ export interface LoggerOptions {
 
 export function createLogger(options: LoggerOptions, base: LogFields = {}): Logger {
   const write = options.write ?? ((line: string) => console.error(line));
+  const format = options.format ??
+    (!options.write && (options.isTerminal ?? (() => Deno.stderr.isTerminal()))()
+      ? "pretty"
+      : "json");
   const secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
   const redact = (text: string) => secrets.reduce((t, s) => t.split(s).join("[redacted]"), text);
 
   const emit = (level: LogLevel, msg: string, fields?: LogFields) => {
     if (RANK[level] < RANK[options.level]) return;
     const record = { time: new Date().toISOString(), level, msg, ...base, ...fields };
-    const line = options.format === "json"
+    const line = format === "json"
       ? JSON.stringify(record, jsonSafe)
       : `${record.time} ${level.toUpperCase().padEnd(5)} ${msg}${
         formatPretty({ ...base, ...fields })
@@ -38,7 +45,7 @@ export function createLogger(options: LoggerOptions, base: LogFields = {}): Logg
     info: (msg, fields) => emit("info", msg, fields),
     warn: (msg, fields) => emit("warn", msg, fields),
     error: (msg, fields) => emit("error", msg, fields),
-    child: (fields) => createLogger(options, { ...base, ...fields }),
+    child: (fields) => createLogger({ ...options, format }, { ...base, ...fields }),
   };
 }
 

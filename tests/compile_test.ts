@@ -15,7 +15,7 @@ const REPO = new URL("../", import.meta.url).pathname;
 
 /** The compile task's own arguments, with the output redirected. */
 function compileArgs(output: string): string[] {
-  const args = denoJson.tasks.compile.split(/\s+/).slice(1);
+  const args = denoJson.tasks.compile.command.split(/\s+/).slice(1);
   const at = args.indexOf("--output");
   args[at + 1] = output;
   return args;
@@ -85,7 +85,7 @@ Deno.test({
     new RegExp(`cordwoot ${denoJson.version}`),
   );
   const discord = FakeDiscord.start();
-  const chatwoot = FakeChatwoot.start();
+  const chatwoot = FakeChatwoot.start({ webhookSecret: "compile-test-secret" });
   try {
     const check = await new Deno.Command(output, {
       args: ["check-config"],

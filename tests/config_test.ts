@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { botIdFromToken, loadConfig, mergeDotEnv } from "../src/config.ts";
+import {
+  botIdFromToken,
+  CONFIG_VARIABLES,
+  loadConfig,
+  mergeDotEnv,
+  SECRET_VARIABLES,
+} from "../src/config.ts";
 
 const TOKEN = `${btoa("123456789012345678")}.Gabcde.secret-part-of-the-token`;
 const valid = {
@@ -8,6 +14,7 @@ const valid = {
   CHATWOOT_ACCOUNT_ID: "1",
   CHATWOOT_API_TOKEN: "cw-token-value",
   CHATWOOT_INBOX_ID: "7",
+  WEBHOOK_SECRET: "webhook-secret-value",
 };
 
 Deno.test("a minimal environment gives the documented defaults", () => {
@@ -20,11 +27,12 @@ Deno.test("a minimal environment gives the documented defaults", () => {
   assert.equal(c.discordApiUrl, "https://discord.com/api");
   assert.equal(c.discordApiProxy, false);
   assert.equal(c.webhookPort, 3000);
-  assert.equal(c.webhookSecret, undefined);
+  assert.equal(c.webhookSecret, "webhook-secret-value");
+  assert.equal(c.allowUnsignedWebhooks, false);
   assert.equal(c.kvPath, "./data/cordwoot.kv");
   assert.equal(c.confirmEmoji, "✅");
   assert.equal(c.logLevel, "info");
-  assert.equal(c.logFormat, "json");
+  assert.equal(c.logFormat, undefined, "unset: pretty on a terminal, JSON otherwise");
 });
 
 Deno.test("every missing required variable is named at once", () => {
@@ -37,11 +45,70 @@ Deno.test("every missing required variable is named at once", () => {
       "CHATWOOT_ACCOUNT_ID",
       "CHATWOOT_API_TOKEN",
       "CHATWOOT_INBOX_ID",
+      "WEBHOOK_SECRET",
     ]
   ) {
     assert.ok(result.problems.some((p) => p.startsWith(`${name} `)), `${name} not reported`);
   }
-  assert.equal(result.problems.length, 5);
+  assert.equal(result.problems.length, 6, "each missing variable once");
+});
+
+Deno.test("no WEBHOOK_SECRET is refused with where to find it, unless unsigned webhooks are allowed", () => {
+  const { WEBHOOK_SECRET: _, ...unsigned } = valid;
+  for (const blank of [undefined, "", "   "]) {
+    const refused = loadConfig({ ...unsigned, WEBHOOK_SECRET: blank });
+    assert.ok(!refused.ok);
+    assert.equal(refused.problems.length, 1, JSON.stringify(refused.problems));
+    const [problem] = refused.problems;
+    assert.match(problem, /^WEBHOOK_SECRET is required/);
+    assert.match(problem, /Settings → Integrations → Webhooks → the webhook → its secret/);
+    assert.match(problem, /Chatwoot 4\.12\+/);
+    assert.match(problem, /inbox's secret \(Chatwoot 4\.13\+\)/);
+    assert.match(problem, /ALLOW_UNSIGNED_WEBHOOKS=true/);
+  }
+  assert.ok(!loadConfig({ ...unsigned, ALLOW_UNSIGNED_WEBHOOKS: "false" }).ok);
+  const allowed = loadConfig({ ...unsigned, ALLOW_UNSIGNED_WEBHOOKS: "true" });
+  assert.ok(allowed.ok, JSON.stringify(!allowed.ok && allowed.problems));
+  assert.equal(allowed.config.webhookSecret, undefined);
+  assert.equal(allowed.config.allowUnsignedWebhooks, true);
+  // Listed with every other problem, not instead of them.
+  const both = loadConfig({ ...unsigned, CHATWOOT_INBOX_ID: "x" });
+  assert.ok(!both.ok);
+  assert.deepEqual(both.problems.map((p) => p.split(" ")[0]), [
+    "CHATWOOT_INBOX_ID",
+    "WEBHOOK_SECRET",
+  ]);
+});
+
+Deno.test("DISCORD_TOKEN: a `Bot ` prefix is named as such, and a missing token is reported once", () => {
+  const prefixed = loadConfig({ ...valid, DISCORD_TOKEN: `Bot ${TOKEN}` });
+  assert.ok(!prefixed.ok);
+  assert.deepEqual(prefixed.problems, [
+    "DISCORD_TOKEN starts with `Bot `: remove the `Bot ` prefix (the variable holds only the token itself)",
+  ]);
+  assert.ok(!prefixed.problems.join().includes("secret-part-of-the-token"));
+  for (const missing of [undefined, "", "  "]) {
+    const result = loadConfig({ ...valid, DISCORD_TOKEN: missing });
+    assert.ok(!result.ok);
+    const about = result.problems.filter((p) => p.startsWith("DISCORD_TOKEN "));
+    assert.deepEqual(about, [
+      "DISCORD_TOKEN is required: the bot token from Discord Developer Portal > Bot > Token",
+    ]);
+  }
+});
+
+Deno.test("DENO_KV_ACCESS_TOKEN is read like every other variable (so from .env too) and is secret", () => {
+  const result = loadConfig(
+    mergeDotEnv({}, "KV_PATH=https://kv.example/connect\nDENO_KV_ACCESS_TOKEN=kv-token-123\n"),
+  );
+  assert.ok(!result.ok, "still needs the required variables");
+  const loaded = loadConfig({
+    ...valid,
+    ...mergeDotEnv({}, "KV_PATH=https://kv.example/connect\nDENO_KV_ACCESS_TOKEN=kv-token-123\n"),
+  });
+  assert.ok(loaded.ok);
+  assert.equal(loaded.config.kvAccessToken, "kv-token-123");
+  assert.ok(SECRET_VARIABLES.has("DENO_KV_ACCESS_TOKEN"));
 });
 
 Deno.test("every bad value is reported with what is expected, and no secret is echoed", () => {
@@ -94,7 +161,12 @@ Deno.test("a .env written for the seed bot loads unchanged, blank values and com
     "REOPEN_WINDOW_HOURS=0",
     "OUTSIDE_HOURS_BEHAVIOR=true",
   ].join("\n");
-  const result = loadConfig(mergeDotEnv({}, seedStyle));
+  // Its blank WEBHOOK_SECRET is the one thing refused now (closed by default)…
+  const refused = loadConfig(mergeDotEnv({}, seedStyle));
+  assert.ok(!refused.ok);
+  assert.deepEqual(refused.problems.map((p) => p.split(" ")[0]), ["WEBHOOK_SECRET"]);
+  // …and with an explicit opt-in everything else loads as it did.
+  const result = loadConfig(mergeDotEnv({}, `${seedStyle}\nALLOW_UNSIGNED_WEBHOOKS=true`));
   assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
   assert.equal(result.config.chatwootInboxId, 12);
   assert.equal(result.config.webhookSecret, undefined);
@@ -181,4 +253,45 @@ Deno.test("on Deno Deploy the gateway is off and the app's own database is used,
   assert.ok(!bad.ok);
   assert.ok(bad.problems.some((p) => p.startsWith("DISCORD_PUBLIC_KEY ")));
   assert.ok(bad.problems.some((p) => p.startsWith("TICKET_COMMAND ")));
+});
+
+const EXAMPLE = Deno.readTextFileSync(new URL("../.env.example", import.meta.url));
+const README = Deno.readTextFileSync(new URL("../README.md", import.meta.url));
+
+Deno.test(".env.example and the README list every variable cordwoot reads", () => {
+  assert.ok(CONFIG_VARIABLES.length >= 60, `only ${CONFIG_VARIABLES.length} variables?`);
+  assert.ok(CONFIG_VARIABLES.includes("DENO_KV_ACCESS_TOKEN"));
+  for (const name of CONFIG_VARIABLES) {
+    assert.match(EXAMPLE, new RegExp(`^(# )?${name}=`, "m"), `${name} missing from .env.example`);
+    assert.ok(README.includes(`\`${name}\``), `${name} missing from README.md`);
+  }
+  // Each entry has its one-line comment right above it.
+  const lines = EXAMPLE.split("\n");
+  for (const [i, line] of lines.entries()) {
+    if (/^[A-Z_]+=/.test(line)) {
+      assert.match(lines[i - 1] ?? "", /^# \S/, `no comment above ${line}`);
+    }
+  }
+});
+
+Deno.test(".env.example holds the defaults: filled in with the required values it loads like no .env", () => {
+  const required = {
+    DISCORD_TOKEN: TOKEN,
+    CHATWOOT_BASE_URL: "https://chat.example.com",
+    CHATWOOT_ACCOUNT_ID: "1",
+    CHATWOOT_API_TOKEN: "cw-token-value",
+    CHATWOOT_INBOX_ID: "7",
+    WEBHOOK_SECRET: "webhook-secret-value",
+  };
+  const copied = loadConfig(mergeDotEnv({}, EXAMPLE));
+  assert.ok(!copied.ok);
+  assert.deepEqual(
+    copied.problems.map((p) => p.split(" ")[0]).sort(),
+    Object.keys(required).sort(),
+    "a fresh copy lacks only the required values",
+  );
+  const fromExample = loadConfig(mergeDotEnv(required, EXAMPLE));
+  const fromNothing = loadConfig(required);
+  assert.ok(fromExample.ok && fromNothing.ok);
+  assert.deepEqual(fromExample.config, fromNothing.config);
 });

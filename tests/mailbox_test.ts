@@ -29,6 +29,7 @@ for (const mode of ["queue", "inline"] as const) {
     const mailboxes = new Mailboxes({
       kv,
       wakeups: mode === "queue" ? queueWakeups(kv) : inlineWakeups(),
+      retryDelayMs: () => 20,
       log: silentLogger,
       handlers: {
         in: (_user, entry) => {

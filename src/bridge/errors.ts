@@ -20,6 +20,60 @@ export function isRetryable(error: unknown): boolean {
   return error instanceof ServiceError ? error.retryable : true;
 }
 
+/** What a delivery can wait on: a service, or the bridge's own database. */
+export type OutageService = ServiceError["service"] | "storage";
+
+/**
+ * Why an attempt failed, which decides what happens next:
+ * - `outage`: the service or its credentials failed (network, 408, 429, 5xx, a refused token,
+ *   a locked database). Nothing is wrong with the item: it waits, without an attempt limit,
+ *   and /healthz shows the outage until the service answers again.
+ * - `item`: this item failed (400, 404, 422, a refusal for this user, an exception in our own
+ *   code). It is retried a bounded number of times, then dead-lettered and its sender told.
+ */
+export type Failure =
+  | {
+    cause: "outage";
+    service: OutageService;
+    reason: string;
+    /**
+     * A server error or no answer: the service's own health check can tell whether it is down
+     * or only fails this item. (Rate limits, refused tokens and a locked database are the
+     * service's for sure.)
+     */
+    mayBeItem: boolean;
+  }
+  | { cause: "item"; service?: ServiceError["service"]; reason: string };
+
+export function classifyFailure(error: unknown): Failure {
+  const reason = describeError(error);
+  if (error instanceof ServiceError) {
+    if (error.retryable) {
+      return { cause: "outage", service: error.service, reason, mayBeItem: error.status !== 429 };
+    }
+    // A rejected token stops every request, not just this one. Chatwoot answers 403 when the
+    // token's user lost access to the account or inbox; Discord's 403s are per user or channel.
+    if (error.status === 401 || (error.status === 403 && error.service === "chatwoot")) {
+      return {
+        cause: "outage",
+        service: error.service,
+        reason: `credentials refused: ${reason}`,
+        mayBeItem: false,
+      };
+    }
+    return { cause: "item", service: error.service, reason };
+  }
+  if (isTransientStorageError(error)) {
+    return { cause: "outage", service: "storage", reason, mayBeItem: false };
+  }
+  return { cause: "item", reason };
+}
+
+/** SQLite (the local KV) answers "database is locked" while another process writes. */
+export function isTransientStorageError(error: unknown): boolean {
+  return error instanceof Error && /database is (locked|busy)|SQLITE_BUSY/i.test(error.message);
+}
+
 export function isServiceStatus(
   error: unknown,
   service: ServiceError["service"],

@@ -8,9 +8,11 @@
  * Chatwoot, the conversation is checked before posting again; notices are
  * appended with dedupe keys.
  */
+import { downloadWithinBudget, formatBytes } from "./attachment_downloads.ts";
 import { isRetryable, isServiceStatus, ServiceError } from "./errors.ts";
 import { backAtLine, notice, type OutboundNotice, renderTemplate } from "./notices.ts";
 import type {
+  AttachmentMemory,
   ChatwootPort,
   ConversationStore,
   DiscordPort,
@@ -88,6 +90,8 @@ export interface InboundDeps {
   links: MessageLinks;
   /** Chatwoot's per-file upload limit in bytes (MAXIMUM_FILE_UPLOAD_SIZE). */
   maxUploadBytes: number;
+  /** The global budget for attachment bytes held between download and upload. */
+  attachmentMemory: AttachmentMemory;
   inboxId: number;
   reopenWindowHours: number;
   texts: InboundTexts;
@@ -114,8 +118,11 @@ export async function forwardDm(
   deps: InboundDeps,
   dm: InboundDm,
   progress: DmProgress,
-  /** False when this DM may have been posted already (an earlier attempt failed or died). */
-  attempt: { firstAttempt: boolean } = { firstAttempt: false },
+  /**
+   * firstAttempt: false when this DM may have been posted already (an earlier attempt failed
+   * or died). signal: aborted when this drain lost its mailbox; nothing is posted after that.
+   */
+  attempt: { firstAttempt: boolean; signal?: AbortSignal } = { firstAttempt: false },
 ): Promise<{ conversationId: number; chatwootMessageId: number } | undefined> {
   const log = deps.log.child({ discordUserId: dm.author.id, discordMessageId: dm.messageId });
   // One progress record, updated in place by every step and saved before each side effect.
@@ -131,7 +138,7 @@ export async function forwardDm(
     }
     let posted: { id: number; ticket: ResolvedTicket; created: boolean };
     try {
-      posted = await postToChatwoot(deps, dm, attempt.firstAttempt, settings, log);
+      posted = await postToChatwoot(deps, dm, attempt, settings, log);
     } catch (error) {
       if (error instanceof ContactBlocked) {
         await queueNotice(
@@ -177,23 +184,24 @@ export async function forwardDm(
 async function postToChatwoot(
   deps: InboundDeps,
   dm: InboundDm,
-  firstAttempt: boolean,
+  attempt: { firstAttempt: boolean; signal?: AbortSignal },
   settings: InboxSettings,
   log: Logger,
 ): Promise<{ id: number; ticket: ResolvedTicket; created: boolean }> {
-  for (let attempt = 0;; attempt++) {
+  for (let round = 0;; round++) {
     const { ticket, created } = await resolveTicket(deps, dm.author, settings);
     // An attempt that may have reached Chatwoot is checked before posting again.
-    if (!firstAttempt) {
+    if (!attempt.firstAttempt) {
       const existing = await findBySourceId(deps.chatwoot, ticket.conversationId, dm.messageId);
       if (existing !== undefined) {
         log.info("dm already in chatwoot", { conversationId: ticket.conversationId });
         return { id: existing, ticket, created };
       }
     }
-    const { files, notes } = await collectAttachments(deps, dm);
-    const inReplyTo = dm.replyTo ? await deps.links.chatwootFor(dm.replyTo) : undefined;
+    const { files, notes, release } = await collectAttachments(deps, dm, attempt.signal);
     try {
+      const inReplyTo = dm.replyTo ? await deps.links.chatwootFor(dm.replyTo) : undefined;
+      attempt.signal?.throwIfAborted();
       const posted = await deps.chatwoot.createIncomingMessage(ticket.conversationId, {
         content: [dm.content, ...notes].filter((t) => t !== "").join("\n\n"),
         sourceId: dm.messageId,
@@ -209,7 +217,7 @@ async function postToChatwoot(
       return { id: posted.id, ticket, created };
     } catch (error) {
       // The conversation was deleted in Chatwoot: open a new one once, and post there.
-      if (attempt === 0 && isServiceStatus(error, "chatwoot", 404)) {
+      if (round === 0 && isServiceStatus(error, "chatwoot", 404)) {
         log.warn("conversation gone, opening a new one", {
           conversationId: ticket.conversationId,
         });
@@ -217,6 +225,8 @@ async function postToChatwoot(
         continue;
       }
       throw error;
+    } finally {
+      release();
     }
   }
 }
@@ -239,47 +249,56 @@ async function findBySourceId(
 export const CHATWOOT_MAX_ATTACHMENTS = 15;
 
 /**
- * Downloads what fits Chatwoot's limits; for the rest, a line with the file's
- * name, size, link and why it is not attached — nothing is dropped silently.
+ * Downloads what fits Chatwoot's limits and the attachment memory budget; for
+ * the rest, a line with the file's name, size, link and why it is not
+ * attached — nothing is dropped silently. The caller calls `release` once the
+ * message is posted or has failed.
  */
 async function collectAttachments(
   deps: InboundDeps,
   dm: InboundDm,
-): Promise<{ files: UploadFile[]; notes: string[] }> {
-  const files: UploadFile[] = [];
-  const notes: string[] = [];
+  signal?: AbortSignal,
+): Promise<{ files: UploadFile[]; notes: string[]; release: () => void }> {
+  const notes = new Map<DmAttachment, string>();
+  const skip = (a: DmAttachment, why: string) =>
+    notes.set(a, `📎 ${a.filename}${a.size ? ` (${formatBytes(a.size)})` : ""} ${why}: ${a.url}`);
+  const wanted: DmAttachment[] = [];
   for (const a of dm.attachments ?? []) {
-    const skip = (why: string) =>
-      notes.push(`📎 ${a.filename}${a.size ? ` (${formatBytes(a.size)})` : ""} ${why}: ${a.url}`);
-    if (files.length >= CHATWOOT_MAX_ATTACHMENTS) {
-      skip(`not attached (Chatwoot takes ${CHATWOOT_MAX_ATTACHMENTS} files per message)`);
-      continue;
-    }
-    if (a.size > deps.maxUploadBytes) {
-      skip(`not attached (over the ${formatBytes(deps.maxUploadBytes)} upload limit)`);
-      continue;
-    }
-    try {
-      const file = await deps.discord.downloadAttachment(a, {
-        channelId: dm.channelId,
-        messageId: dm.messageId,
-      });
-      if (file.bytes.byteLength > deps.maxUploadBytes) {
-        skip(`not attached (over the ${formatBytes(deps.maxUploadBytes)} upload limit)`);
-      } else files.push(file);
-    } catch (error) {
-      if (isRetryable(error)) throw error;
-      skip("could not be downloaded from Discord");
-    }
+    if (wanted.length >= CHATWOOT_MAX_ATTACHMENTS) {
+      skip(a, `not attached (Chatwoot takes ${CHATWOOT_MAX_ATTACHMENTS} files per message)`);
+    } else if (a.size > deps.maxUploadBytes) {
+      skip(a, `not attached (over the ${formatBytes(deps.maxUploadBytes)} upload limit)`);
+    } else wanted.push(a);
   }
-  return { files, notes };
+  const { results, release } = await downloadWithinBudget(
+    {
+      memory: deps.attachmentMemory,
+      uploadLimit: deps.maxUploadBytes,
+      log: deps.log.child({ discordMessageId: dm.messageId }),
+      signal,
+    },
+    wanted,
+    async (a, limits) => {
+      try {
+        const where = { channelId: dm.channelId, messageId: dm.messageId };
+        return await deps.discord.downloadAttachment(a, where, limits);
+      } catch (error) {
+        if (isRetryable(error)) throw error;
+        return { why: "could not be downloaded from Discord" };
+      }
+    },
+  );
+  const files: UploadFile[] = [];
+  for (const r of results) {
+    if ("file" in r) files.push(r.file);
+    else skip(r.attachment, r.why);
+  }
+  // Notes in the order the user attached the files.
+  const ordered = (dm.attachments ?? []).flatMap((a) => notes.has(a) ? [notes.get(a)!] : []);
+  return { files, notes: ordered, release };
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-}
+export { formatBytes };
 
 function queueNotice(deps: Pick<InboundDeps, "mailbox" | "nextSeq">, item: OutboundNotice) {
   return deps.mailbox.append({

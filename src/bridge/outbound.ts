@@ -5,10 +5,11 @@
  * attempt: each part sent is checkpointed, and each carries a nonce Discord
  * enforces, so a part is not sent twice.
  */
-import { isRetryable, ServiceError } from "./errors.ts";
+import { downloadWithinBudget, formatBytes } from "./attachment_downloads.ts";
+import { classifyFailure, isRetryable, ServiceError } from "./errors.ts";
 import { nonceFor, type OutboundNotice } from "./notices.ts";
-import { formatBytes } from "./inbound.ts";
 import type {
+  AttachmentMemory,
   ChatwootPort,
   CsatStore,
   DiscordPort,
@@ -63,6 +64,8 @@ export interface OutboundDeps {
   discord: DiscordPort;
   /** Discord's per-file upload limit in bytes (10 MiB unless the server is boosted). */
   maxUploadBytes: number;
+  /** The global budget for attachment bytes held between download and upload. */
+  attachmentMemory: AttachmentMemory;
   tickets: TicketStore;
   chatwoot: ChatwootPort;
   links: MessageLinks;
@@ -91,8 +94,12 @@ export async function relayReply(
   deps: OutboundDeps,
   reply: OutboundReply,
   progress: ReplyProgress,
-  /** False when this reply may have been sent already (an earlier attempt failed or died). */
-  attempt: { firstAttempt: boolean } = { firstAttempt: false },
+  /**
+   * firstAttempt: false when this reply may have been sent already (an earlier attempt failed
+   * or died). signal: aborted when this drain lost its mailbox; no part is sent after that.
+   * A delivered reply is marked delivered in Chatwoot by the caller's follow-up item.
+   */
+  attempt: { firstAttempt: boolean; signal?: AbortSignal } = { firstAttempt: false },
 ): Promise<ReplyOutcome> {
   const log = deps.log.child({
     discordUserId: reply.discordUserId,
@@ -103,29 +110,37 @@ export async function relayReply(
   // Reconciliation and the webhook can both queue a reply; the link says it went out.
   if (!attempt.firstAttempt && segment === 0 && !progress.sentPartIds?.length) {
     if (await deps.links.discordFor(reply.chatwootMessageId)) {
-      await markDelivered(deps, reply);
       return { status: "already-delivered" };
     }
   }
   const sent = [...(progress.sentPartIds ?? [])];
+  // Gives the attachment bytes back to the memory budget once the parts are sent or failed.
+  let release = () => {};
   try {
     const channelId = await dmChannelFor(deps, reply.discordUserId);
-    const messages = await composeMessages(deps, reply);
+    const composed = await composeMessages(deps, reply, attempt.signal);
+    release = composed.release;
+    const messages = composed.messages;
     const replyTo = segment === 0 ? await discordMessageAnswered(deps, reply) : undefined;
     for (let i = sent.length; i < messages.length; i++) {
+      attempt.signal?.throwIfAborted();
       const message = await deps.discord.sendMessage(channelId, {
         ...messages[i],
         ...(i === 0 && replyTo ? { replyTo } : {}),
         nonce: `cw${reply.chatwootMessageId}s${segment}p${i}`,
       });
       sent.push(message.id);
-      // Parts already sent are remembered when more follow (the last one is recorded as a link).
-      if (i < messages.length - 1) await deps.checkpoint({ sentPartIds: sent });
+      // What Discord accepted is recorded before anything that can fail after it: the parts
+      // before the last here, the last with the item's completion (a link, or here for a
+      // later segment, whose link is written below).
+      if (i < messages.length - 1 || segment > 0) await deps.checkpoint({ sentPartIds: sent });
     }
   } catch (error) {
-    if (isRetryable(error) || !(error instanceof ServiceError) || error.service !== "discord") {
-      throw error;
-    }
+    // Only Discord refusing this user ends the reply here; an outage or a refused token waits.
+    if (
+      !(error instanceof ServiceError) || error.service !== "discord" ||
+      classifyFailure(error).cause === "outage"
+    ) throw error;
     const why = (error.code !== undefined && UNREACHABLE_USER[error.code]) || error.message;
     const reason =
       `Cannot deliver reply ${reply.chatwootMessageId} to Discord user ${reply.discordUserId}: ${why}${
@@ -134,25 +149,17 @@ export async function relayReply(
     await reportUndeliverable(deps, reply, reason);
     log.warn("reply undeliverable", { reason });
     return { status: "undeliverable", reason };
+  } finally {
+    release();
   }
   // Most replies are one segment: their link is written with the item's completion (by the
   // caller). Later segments of a very long reply add their messages to the link here.
   if (segment > 0) {
     const existing = await deps.links.discordFor(reply.chatwootMessageId);
-    await deps.links.link(reply.chatwootMessageId, [...(existing ?? []), ...sent]);
+    await deps.links.link(reply.chatwootMessageId, [...new Set([...(existing ?? []), ...sent])]);
   }
-  await markDelivered(deps, reply);
   log.info("reply delivered", { parts: sent.length, latencyMs: Date.now() - reply.receivedAt });
   return { status: "delivered", discordMessageIds: sent };
-}
-
-/** Chatwoot shows the agent that Discord accepted the reply. */
-async function markDelivered(deps: OutboundDeps, reply: OutboundReply) {
-  await deps.chatwoot.updateMessageStatus(
-    reply.conversationId,
-    reply.chatwootMessageId,
-    "delivered",
-  );
 }
 
 /** Discord takes at most 10 files per message. */
@@ -163,29 +170,49 @@ type DiscordMessageBody = { content?: string; files?: UploadFile[] };
 /**
  * The Discord messages a reply becomes: its text in parts of ≤ 2000
  * characters, then its files, ten per message. Files Discord cannot take (too
- * big, or not fetchable) are listed as links instead; nothing is dropped.
+ * big, not fetchable, not allowed, beyond the attachment memory budget) are
+ * listed as links instead, with the reason; nothing is dropped. The caller
+ * calls `release` once the messages are sent or have failed.
  */
 async function composeMessages(
   deps: OutboundDeps,
   reply: OutboundReply,
-): Promise<DiscordMessageBody[]> {
-  const files: UploadFile[] = [];
-  const links: string[] = [];
+  signal?: AbortSignal,
+): Promise<{ messages: DiscordMessageBody[]; release: () => void }> {
+  const links = new Map<AgentAttachment, string>();
+  const wanted: AgentAttachment[] = [];
   for (const a of reply.attachments ?? []) {
     if (a.size > deps.maxUploadBytes) {
-      links.push(`📎 ${a.name} (${formatBytes(a.size)}): ${a.url}`);
-      continue;
-    }
-    try {
-      const file = await deps.chatwoot.downloadAttachment(a);
-      if (file.bytes.byteLength > deps.maxUploadBytes) links.push(`📎 ${a.name}: ${a.url}`);
-      else files.push(file);
-    } catch (error) {
-      if (isRetryable(error)) throw error;
-      links.push(`📎 ${a.name}: ${a.url}`);
+      links.set(a, `📎 ${a.name} (${formatBytes(a.size)}): ${a.url}`);
+    } else wanted.push(a);
+  }
+  const { results, release } = await downloadWithinBudget(
+    {
+      memory: deps.attachmentMemory,
+      uploadLimit: deps.maxUploadBytes,
+      log: deps.log.child({ chatwootMessageId: reply.chatwootMessageId }),
+      signal,
+    },
+    wanted,
+    async (a, limits) => {
+      try {
+        return await deps.chatwoot.downloadAttachment(a, limits);
+      } catch (error) {
+        if (isRetryable(error)) throw error;
+        return { why: "not attached (could not be downloaded from Chatwoot)" };
+      }
+    },
+  );
+  const files: UploadFile[] = [];
+  for (const r of results) {
+    if ("file" in r) files.push(r.file);
+    else {
+      const a = r.attachment;
+      links.set(a, `📎 ${a.name}${a.size ? ` (${formatBytes(a.size)})` : ""} ${r.why}: ${a.url}`);
     }
   }
-  const text = [reply.content, ...links].filter((t) => t.trim() !== "").join("\n");
+  const linkLines = (reply.attachments ?? []).flatMap((a) => links.has(a) ? [links.get(a)!] : []);
+  const text = [reply.content, ...linkLines].filter((t) => t.trim() !== "").join("\n");
   const messages: DiscordMessageBody[] = text
     ? splitMessage(text).filter((p) => p.trim() !== "").map((content) => ({ content }))
     : [];
@@ -195,7 +222,7 @@ async function composeMessages(
     if (i === 0 && messages.length) messages[messages.length - 1].files = batch;
     else messages.push({ files: batch });
   }
-  return messages;
+  return { messages, release };
 }
 
 /** The Discord message an agent's reply answers, if the bridge knows its Discord copy. */

@@ -84,6 +84,33 @@ export interface UploadFile {
   bytes: Uint8Array<ArrayBuffer>;
 }
 
+/**
+ * A download's result: the file, or why it was not fetched or not finished:
+ * more than `maxBytes` (announced or streamed), or `why` it is not allowed (an
+ * origin or scheme the bridge does not fetch from, too many redirects). A
+ * refused file is sent as its link with the reason.
+ */
+export type DownloadOutcome =
+  | { file: UploadFile }
+  | { refused: "too-large" }
+  /** `detail` is for the log: the origin refused, e.g. a storage host to allow. */
+  | { refused: "not-allowed"; why: string; detail: string };
+
+/**
+ * The global budget for attachment bytes held in memory (downloaded, not yet
+ * uploaded) across every mailbox.
+ */
+export interface AttachmentMemory {
+  /** The most bytes ever held at once; a file larger than this is never downloaded. */
+  readonly capacity: number;
+  /**
+   * Waits its turn (first come, first served) until `bytes` fit, and returns
+   * the release, which must be called once the bytes are gone (finally).
+   * Undefined when the wait exceeded its bound; rejects when `signal` aborts.
+   */
+  hold(bytes: number, signal?: AbortSignal): Promise<(() => void) | undefined>;
+}
+
 export interface IncomingMessage {
   content: string;
   sourceId: string;
@@ -140,10 +167,15 @@ export interface ChatwootPort {
     conversationId: number,
     on: boolean,
   ): Promise<void>;
-  /** Fetches an agent's attachment (`data_url` is a redirect to the storage). */
+  /**
+   * Fetches an agent's attachment (`data_url` is a redirect to the storage):
+   * only from CHATWOOT_BASE_URL's origin or ATTACHMENT_ALLOWED_ORIGINS, at
+   * most `maxBytes`. Throws a ChatwootError when the storage fails.
+   */
   downloadAttachment(
     attachment: { url: string; name: string; contentType: string },
-  ): Promise<UploadFile>;
+    limits: { maxBytes: number },
+  ): Promise<DownloadOutcome>;
   /** Public CSAT endpoint; 422 once the survey is older than 14 days. */
   submitCsat(uuid: string, response: { rating: number; feedback: string }): Promise<void>;
 }
@@ -172,18 +204,21 @@ export interface DiscordChannelMessage {
 export interface DiscordPort {
   /** Opens (or returns) the DM channel with a user. */
   openDmChannel(userId: string): Promise<string>;
+  /** An authenticated read that proves Discord answers and accepts the token. */
+  checkAccess(): Promise<void>;
   /** Sends a message that can never ping anyone. */
   sendMessage(channelId: string, message: OutgoingDiscordMessage): Promise<{ id: string }>;
   addReaction(channelId: string, messageId: string, emoji: string): Promise<void>;
   /**
-   * Downloads a file a user sent. CDN links expire; an expired one is renewed
-   * by reading the message again. Throws a non-retryable DiscordError when the
-   * file is gone.
+   * Downloads a file a user sent, only from Discord's CDN and at most
+   * `maxBytes`. CDN links expire; an expired one is renewed by reading the
+   * message again. Throws a non-retryable DiscordError when the file is gone.
    */
   downloadAttachment(
     attachment: { id: string; url: string; filename: string; contentType: string },
     where: { channelId: string; messageId: string },
-  ): Promise<UploadFile>;
+    limits: { maxBytes: number },
+  ): Promise<DownloadOutcome>;
   deleteMessage(channelId: string, messageId: string): Promise<void>;
   /** Shows "<bot> is typing…" in a channel for about 10 seconds. */
   startTyping(channelId: string): Promise<void>;

@@ -14,6 +14,13 @@ import type {
   ChatwootPort,
   NewContact,
 } from "../bridge/ports.ts";
+import {
+  boundedDownload,
+  DownloadNetworkError,
+  type DownloadResult,
+  downloadTimeoutMs,
+  refusedOutcome,
+} from "../net/bounded_download.ts";
 
 export class ChatwootError extends ServiceError {
   readonly service = "chatwoot" as const;
@@ -40,6 +47,13 @@ export interface ChatwootClientOptions {
   fetch?: typeof fetch;
   /** Per-request limit; a stalled Chatwoot must not hold a mailbox forever. */
   timeoutMs?: number;
+  /**
+   * Origins besides `baseUrl`'s that agent attachments may be downloaded from
+   * (the storage Chatwoot redirects to: ATTACHMENT_ALLOWED_ORIGINS).
+   */
+  attachmentOrigins?: readonly string[];
+  /** Time allowed for a download of this many bytes (default: downloadTimeoutMs). */
+  downloadTimeoutMs?: (bytes: number) => number;
 }
 
 const contactInboxSchema = z.object({
@@ -375,28 +389,30 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootPo
       return { id: res.id };
     },
 
-    async downloadAttachment(attachment) {
-      let res: Response;
+    async downloadAttachment(attachment, limits) {
+      // No credentials travel with a download: `data_url` is public, and it may redirect.
+      let result: DownloadResult;
       try {
-        res = await doFetch(attachment.url, {
-          redirect: "follow",
-          signal: AbortSignal.timeout(60_000),
+        result = await boundedDownload(attachment.url, {
+          allowedOrigins: [new URL(options.baseUrl).origin, ...(options.attachmentOrigins ?? [])],
+          maxBytes: limits.maxBytes,
+          timeoutMs: (options.downloadTimeoutMs ?? downloadTimeoutMs)(limits.maxBytes),
+          fetch: doFetch,
         });
       } catch (error) {
-        throw new ChatwootError(
-          0,
-          `cannot fetch ${attachment.name} (${String(error)})`,
-          "download",
-        );
+        if (!(error instanceof DownloadNetworkError)) throw error;
+        throw new ChatwootError(0, error.message, `download of ${attachment.name}`);
       }
-      if (!res.ok) {
-        await res.body?.cancel();
-        throw new ChatwootError(res.status, "", `download of ${attachment.name}`);
+      if (result.kind === "refused") return refusedOutcome(result);
+      if (result.kind === "status") {
+        throw new ChatwootError(result.status, "", `download of ${attachment.name}`);
       }
       return {
-        name: attachment.name,
-        contentType: res.headers.get("content-type") ?? attachment.contentType,
-        bytes: new Uint8Array(await res.arrayBuffer()),
+        file: {
+          name: attachment.name,
+          contentType: result.contentType ?? attachment.contentType,
+          bytes: result.bytes,
+        },
       };
     },
 

@@ -2,18 +2,34 @@
  * `cordwoot check-config`: validates the environment (done by the caller),
  * then checks every dependency for real and prints a checklist with the fix
  * for each failure. Exit code: 0 all good, 1 something to fix.
+ *
+ * Contract: it always ends, within about `timeoutMs` per check; a check passes
+ * only on an answer of the expected shape (a server answering 404 to
+ * everything is not "Chatwoot"); each cause is one clean line (never a stack
+ * trace or a response body beyond the service's own short error text), and
+ * secret values are never printed.
  */
-import { createRestManager, DISCORD_API_URL } from "@discordeno/bot";
 import { z } from "zod";
+import denoJson from "../../deno.json" with { type: "json" };
 import { TICKET_COMMANDS } from "../bridge/commands.ts";
 import type { Config } from "../config.ts";
-import { toDiscordError } from "../discord/errors.ts";
+import { bindFailure, shortCause, StartupFailure } from "../startup_failure.ts";
+import { isKvConnectUrl, openKv } from "../store/open_kv.ts";
 
 export interface Check {
   ok: boolean;
   label: string;
   detail: string;
   fix?: string;
+}
+
+export interface CheckOptions {
+  fetch?: typeof fetch;
+  out?: (line: string) => void;
+  /** The longest any one check may take (a request, opening KV); 10 s by default. */
+  timeoutMs?: number;
+  /** Whether `.env` was found in the working directory (a note is printed when it was not). */
+  dotEnv?: { found: boolean; directory: string };
 }
 
 /** The webhook events cordwoot needs, and those it uses when present. */
@@ -26,6 +42,15 @@ export const OPTIONAL_EVENTS = [
   "contact_updated",
 ];
 
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DISCORD_API = "https://discord.com/api";
+
+const applicationSchema = z.object({
+  id: z.string().regex(/^\d{17,20}$/),
+  name: z.string(),
+  verify_key: z.string().nullish(),
+});
+const commandListSchema = z.array(z.object({ name: z.string() }));
 const inboxSchema = z.object({
   id: z.number(),
   name: z.string(),
@@ -47,15 +72,34 @@ const webhooksSchema = z.union([
   ),
   z.object({ payload: z.array(webhookSchema) }).transform((v) => v.payload),
 ]);
+/** Error bodies: Discord `{message, code}`, Chatwoot `{error}` or `{errors: [...]}`. */
+const errorBodySchema = z.union([
+  z.object({ message: z.string(), code: z.number() }).transform((v) => `${v.message} (${v.code})`),
+  z.object({ error: z.string() }).transform((v) => v.error),
+  z.object({ errors: z.array(z.string()).min(1) }).transform((v) => v.errors.join("; ")),
+]);
 
-export async function checkConfig(
-  config: Config,
-  options: { fetch?: typeof fetch; out?: (line: string) => void } = {},
-): Promise<number> {
+/** What a request came back with: an answer (any status), or why there was none. */
+type Answer =
+  | { reached: true; status: number; contentType: string; json: unknown }
+  | { reached: false; cause: string };
+type Get = (url: string, headers: Record<string, string>) => Promise<Answer>;
+
+export async function checkConfig(config: Config, options: CheckOptions = {}): Promise<number> {
   const out = options.out ?? console.log;
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const get = boundedGet(options.fetch ?? fetch, timeoutMs);
+  if (options.dotEnv && !options.dotEnv.found) {
+    out(
+      `! no .env in ${options.dotEnv.directory}: only the process environment was read ` +
+        "(copy .env.example to .env there, or run cordwoot from the folder that holds it)",
+    );
+  }
   const checks = [
-    ...await checkDiscord(config),
-    ...await checkChatwoot(config, options.fetch ?? fetch),
+    ...await checkDiscord(config, get),
+    ...await checkChatwoot(config, get),
+    checkPort(config),
+    await checkKv(config, timeoutMs),
   ];
   for (const c of checks) {
     out(`${c.ok ? "✔" : "✘"} ${c.label} — ${c.detail}`);
@@ -66,41 +110,102 @@ export async function checkConfig(
   return failed ? 1 : 0;
 }
 
-async function checkDiscord(config: Config): Promise<Check[]> {
-  const rest = createRestManager({
-    token: config.discordToken,
-    applicationId: BigInt(config.discordApplicationId),
-    ...(config.discordApiUrl !== DISCORD_API_URL
-      ? { proxy: { baseUrl: config.discordApiUrl } }
-      : {}),
+function boundedGet(doFetch: typeof fetch, timeoutMs: number): Get {
+  return async (url, headers) => {
+    try {
+      // The signal bounds the whole exchange, body included.
+      const res = await doFetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
+      const text = await res.text();
+      let json: unknown = undefined;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        // not JSON: only its status and content type are ever shown
+      }
+      const contentType = (res.headers.get("content-type") ?? "").split(";")[0].trim();
+      return { reached: true, status: res.status, contentType, json };
+    } catch (error) {
+      const timedOut = error instanceof DOMException &&
+        (error.name === "TimeoutError" || error.name === "AbortError");
+      return {
+        reached: false,
+        cause: timedOut ? `no answer within ${duration(timeoutMs)}` : shortCause(error),
+      };
+    }
+  };
+}
+
+function duration(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 100) / 10} s` : `${ms} ms`;
+}
+
+/** "HTTP 404 (text/html)" or `HTTP 401: "Invalid Access Token"`: never a raw body. */
+function describeAnswer(answer: Answer & { reached: true }): string {
+  const error = errorText(answer.json);
+  if (error) return `HTTP ${answer.status}: "${error}"`;
+  return `HTTP ${answer.status}${
+    answer.json === undefined && answer.contentType ? ` (${answer.contentType})` : ""
+  }`;
+}
+
+function errorText(json: unknown): string | undefined {
+  const parsed = errorBodySchema.safeParse(json);
+  if (!parsed.success) return undefined;
+  // deno-lint-ignore no-control-regex
+  const clean = parsed.data.replace(/[\u0000-\u001f\u007f]+/g, " ").trim();
+  return clean.length > 120 ? `${clean.slice(0, 119)}…` : clean;
+}
+
+async function checkDiscord(config: Config, get: Get): Promise<Check[]> {
+  const api = config.discordApiUrl;
+  const headers = {
+    authorization: `Bot ${config.discordToken}`,
+    "user-agent": `DiscordBot (https://github.com/cordwoot, ${denoJson.version})`,
+    accept: "application/json",
+  };
+  const unreachable = (what: string): Check => ({
+    ok: false,
+    label: "Discord API",
+    detail: what,
+    fix: api === DISCORD_API
+      ? "check that this machine can reach discord.com (firewall, proxy), then try again"
+      : "check DISCORD_API_URL (empty means Discord itself) and that this machine can reach it",
   });
-  const checks: Check[] = [];
-  let app: { id: string; name: string; verifyKey?: string };
-  try {
-    app = await rest.getApplicationInfo();
-  } catch (error) {
-    const failure = toDiscordError(error, "application lookup");
-    checks.push({
+  const me = await get(`${api}/v10/applications/@me`, headers);
+  if (!me.reached) return [unreachable(`cannot reach ${api}: ${me.cause}`)];
+  if (me.status === 401) {
+    return [{
       ok: false,
       label: "Discord token",
-      detail: failure.status === 401 ? "Discord refused the token (HTTP 401)" : failure.message,
-      fix: failure.status === 401
-        ? "Developer Portal > your application > Bot > Reset Token, then put it in DISCORD_TOKEN"
-        : `check that ${config.discordApiUrl} can be reached from this machine`,
-    });
-    return checks;
+      detail: "Discord refused the token (HTTP 401)",
+      fix: "Developer Portal > your application > Bot > Reset Token, then put it in DISCORD_TOKEN",
+    }];
   }
-  checks.push({
+  const app = me.status === 200 ? applicationSchema.safeParse(me.json) : undefined;
+  if (!app?.success) {
+    const failing = me.status === 429 || me.status >= 500;
+    return [
+      unreachable(
+        failing
+          ? `${api} answered ${describeAnswer(me)}: Discord is rate-limiting or failing`
+          : `${api} answered ${
+            describeAnswer(me)
+          } to GET /applications/@me, not Discord's application object`,
+      ),
+    ];
+  }
+  const checks: Check[] = [{
     ok: true,
     label: "Discord token",
-    detail: `accepted (application "${app.name}", ${app.id})`,
-  });
+    detail: `accepted (application "${app.data.name}", ${app.data.id})`,
+  }];
+  const sameApp = app.data.id === config.discordApplicationId;
   checks.push({
-    ok: app.id === config.discordApplicationId,
+    ok: sameApp,
     label: "Discord application id",
-    detail: app.id === config.discordApplicationId
+    detail: sameApp
       ? "matches"
-      : `the token belongs to application ${app.id}, DISCORD_CLIENT_ID says ${config.discordApplicationId}`,
+      : `the token belongs to application ${app.data.id}, DISCORD_CLIENT_ID says ${config.discordApplicationId}`,
     fix:
       "set DISCORD_CLIENT_ID to the Application ID shown under General Information (or leave it empty)",
   });
@@ -110,7 +215,7 @@ async function checkDiscord(config: Config): Promise<Check[]> {
     detail: "Direct Messages and Direct Message Typing are not privileged: nothing to enable",
   });
   if (config.discordPublicKey) {
-    const same = app.verifyKey?.toLowerCase() === config.discordPublicKey;
+    const same = app.data.verify_key?.toLowerCase() === config.discordPublicKey;
     checks.push({
       ok: same,
       label: "Interactions public key",
@@ -120,86 +225,109 @@ async function checkDiscord(config: Config): Promise<Check[]> {
       fix: "copy General Information > Public Key into DISCORD_PUBLIC_KEY",
     });
   }
-  try {
-    const registered = new Set((await rest.getGlobalApplicationCommands()).map((c) => c.name));
-    const wanted = [config.ticketCommand, ...TICKET_COMMANDS.map((c) => c.name)];
-    const missing = wanted.filter((n) => !registered.has(n));
-    checks.push({
-      ok: missing.length === 0,
-      label: "Slash commands",
-      detail: missing.length
-        ? `not registered: /${missing.join(", /")}`
-        : `registered: /${wanted.join(", /")}`,
-      fix: "run `cordwoot register-commands` (or `deno task register-commands`)",
-    });
-  } catch (error) {
+  const listed = await get(
+    `${api}/v10/applications/${config.discordApplicationId}/commands`,
+    headers,
+  );
+  const commands = listed.reached && listed.status === 200
+    ? commandListSchema.safeParse(listed.json)
+    : undefined;
+  if (!commands?.success) {
     checks.push({
       ok: false,
       label: "Slash commands",
-      detail: toDiscordError(error, "command list").message,
+      detail: `cannot list them: ${listed.reached ? describeAnswer(listed) : listed.cause}`,
       fix: "run `cordwoot register-commands` once the token works",
-    });
-  }
-  return checks;
-}
-
-async function checkChatwoot(config: Config, doFetch: typeof fetch): Promise<Check[]> {
-  const base = `${config.chatwootBaseUrl}/api/v1/accounts/${config.chatwootAccountId}`;
-  const get = async (path: string) => {
-    const res = await doFetch(`${base}${path}`, {
-      headers: { api_access_token: config.chatwootApiToken, accept: "application/json" },
-      signal: AbortSignal.timeout(10_000),
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      json: (() => {
-        try {
-          return JSON.parse(text);
-        } catch {
-          return undefined;
-        }
-      })(),
-    };
-  };
-  const checks: Check[] = [];
-  let inbox;
-  try {
-    inbox = await get(`/inboxes/${config.chatwootInboxId}`);
-  } catch (error) {
-    return [{
-      ok: false,
-      label: "Chatwoot reachable",
-      detail: `cannot reach ${config.chatwootBaseUrl} (${
-        error instanceof Error ? error.message : error
-      })`,
-      fix: "check CHATWOOT_BASE_URL and that this machine can reach it",
-    }];
-  }
-  checks.push({ ok: true, label: "Chatwoot reachable", detail: config.chatwootBaseUrl });
-  if (inbox.status === 401) {
-    checks.push({
-      ok: false,
-      label: "Chatwoot token",
-      detail: "Chatwoot refused the access token (HTTP 401)",
-      fix:
-        "copy Profile > Access Token of an agent or administrator (not an agent bot) into CHATWOOT_API_TOKEN, and check CHATWOOT_ACCOUNT_ID",
     });
     return checks;
   }
-  checks.push({ ok: true, label: "Chatwoot token", detail: "accepted" });
-  const parsed = inboxSchema.safeParse(inbox.json);
-  if (inbox.status === 404 || !parsed.success) {
-    checks.push({
+  const registered = new Set(commands.data.map((c) => c.name));
+  const wanted = [config.ticketCommand, ...TICKET_COMMANDS.map((c) => c.name)];
+  const missing = wanted.filter((n) => !registered.has(n));
+  checks.push({
+    ok: missing.length === 0,
+    label: "Slash commands",
+    detail: missing.length
+      ? `not registered: /${missing.join(", /")}`
+      : `registered: /${wanted.join(", /")}`,
+    fix: "run `cordwoot register-commands` (or `deno task register-commands`)",
+  });
+  return checks;
+}
+
+async function checkChatwoot(config: Config, get: Get): Promise<Check[]> {
+  const base = config.chatwootBaseUrl;
+  const accountPath = `/api/v1/accounts/${config.chatwootAccountId}`;
+  const headers = { api_access_token: config.chatwootApiToken, accept: "application/json" };
+  const accountGet = (path: string) => get(`${base}${accountPath}${path}`, headers);
+  const inboxPath = `/inboxes/${config.chatwootInboxId}`;
+  const inbox = await accountGet(inboxPath);
+  const tokenFix =
+    "copy Profile > Access Token of an agent or administrator (not an agent bot) into CHATWOOT_API_TOKEN";
+  if (!inbox.reached) {
+    return [{
+      ok: false,
+      label: "Chatwoot reachable",
+      detail: `cannot reach ${base}: ${inbox.cause}`,
+      fix: "check CHATWOOT_BASE_URL and that this machine can reach it",
+    }];
+  }
+  const reachable: Check = { ok: true, label: "Chatwoot reachable", detail: base };
+  const tokenAccepted: Check = { ok: true, label: "Chatwoot token", detail: "accepted" };
+  const error = errorText(inbox.json);
+  const parsed = inbox.status === 200 ? inboxSchema.safeParse(inbox.json) : undefined;
+  // Only Chatwoot's own answers count: its JSON errors, or an inbox object.
+  if ((inbox.status === 401 || inbox.status === 403) && error) {
+    if (/not authorized to access this account|account is suspended/i.test(error)) {
+      return [reachable, tokenAccepted, {
+        ok: false,
+        label: "Chatwoot account",
+        detail: `account ${config.chatwootAccountId}: Chatwoot says "${error}"`,
+        fix:
+          "set CHATWOOT_ACCOUNT_ID to the number in the dashboard URL (/app/accounts/<id>/…) of an active account the token's user belongs to",
+      }];
+    }
+    if (/not authorized to do this action/i.test(error)) {
+      return [reachable, tokenAccepted, {
+        ok: false,
+        label: "Chatwoot inbox",
+        detail: `the token's user may not read inbox ${config.chatwootInboxId}`,
+        fix: "add that user to the inbox, or use an administrator's access token",
+      }];
+    }
+    return [reachable, {
+      ok: false,
+      label: "Chatwoot token",
+      detail: `Chatwoot refused the access token (HTTP ${inbox.status}: "${error}")`,
+      fix: `${tokenFix}, and check CHATWOOT_ACCOUNT_ID`,
+    }];
+  }
+  if (inbox.status === 404 && error === "Resource could not be found") {
+    return [reachable, tokenAccepted, {
       ok: false,
       label: "Chatwoot inbox",
       detail:
         `inbox ${config.chatwootInboxId} does not exist in account ${config.chatwootAccountId}`,
       fix:
-        "set CHATWOOT_INBOX_ID to the id in Settings > Inboxes > your API inbox (the number in its URL)",
-    });
-    return checks;
+        "set CHATWOOT_INBOX_ID to the id in Settings > Inboxes > your API inbox (the number in its URL), and check CHATWOOT_ACCOUNT_ID",
+    }];
   }
+  if (!parsed?.success) {
+    const failing = inbox.status >= 500;
+    return [{
+      ok: false,
+      label: "Chatwoot reachable",
+      detail: failing
+        ? `${base} answered ${describeAnswer(inbox)}: Chatwoot (or the proxy in front) is failing`
+        : `${base} answered ${
+          describeAnswer(inbox)
+        } to GET ${accountPath}${inboxPath}, which is not a Chatwoot API answer`,
+      fix: failing
+        ? "check that Chatwoot runs (its logs, the proxy in front), then run check-config again"
+        : "set CHATWOOT_BASE_URL to the address you open Chatwoot at (no path), e.g. https://app.chatwoot.com",
+    }];
+  }
+  const checks = [reachable, tokenAccepted];
   const isApi = parsed.data.channel_type === "Channel::Api";
   checks.push({
     ok: isApi,
@@ -210,14 +338,14 @@ async function checkChatwoot(config: Config, doFetch: typeof fetch): Promise<Che
     fix:
       "create one under Settings > Inboxes > Add Inbox > API and put its id in CHATWOOT_INBOX_ID",
   });
-  checks.push(await checkWebhook(config, parsed.data, get));
+  checks.push(await checkWebhook(config, parsed.data, accountGet));
   return checks;
 }
 
 async function checkWebhook(
   config: Config,
   inbox: z.infer<typeof inboxSchema>,
-  get: (path: string) => Promise<{ status: number; json: unknown }>,
+  accountGet: (path: string) => Promise<Answer>,
 ): Promise<Check> {
   const target = config.publicUrl ? `${config.publicUrl}/webhook` : undefined;
   const isOurs = (url: string | null | undefined) =>
@@ -228,8 +356,8 @@ async function checkWebhook(
     `add a webhook in Chatwoot (Settings > Integrations > Webhooks) for ${where} with the events ${needed}, ${
       OPTIONAL_EVENTS.join(", ")
     }`;
-  const listed = await get("/webhooks").catch(() => undefined);
-  const webhooks = listed && listed.status === 200
+  const listed = await accountGet("/webhooks");
+  const webhooks = listed.reached && listed.status === 200
     ? webhooksSchema.safeParse(listed.json)
     : undefined;
   const account = webhooks?.success ? webhooks.data.find((w) => isOurs(w.url)) : undefined;
@@ -280,10 +408,78 @@ async function checkWebhook(
         detail: `the inbox's webhook URL ${inbox.webhook_url}`,
       };
   }
+  const unread = webhooks?.success
+    ? ""
+    : ` (the account's webhook list could not be read: ${
+      listed.reached ? describeAnswer(listed) : listed.cause
+    })`;
   return {
     ok: false,
     label: "Chatwoot webhook",
-    detail: `no webhook points at ${where}`,
+    detail: `no webhook points at ${where}${unread}`,
     fix,
   };
+}
+
+/** WEBHOOK_PORT can be bound on WEBHOOK_HOST right now (it is released at once). */
+function checkPort(config: Config): Check {
+  const label = "Webhook port";
+  try {
+    const listener = Deno.listen({ hostname: config.webhookHost, port: config.webhookPort });
+    listener.close();
+    return { ok: true, label, detail: `${config.webhookHost}:${config.webhookPort} is free` };
+  } catch (error) {
+    const failure = bindFailure(error, config.webhookHost, config.webhookPort);
+    return {
+      ok: false,
+      label,
+      detail: failure?.problem ??
+        `WEBHOOK_PORT ${config.webhookPort} cannot be bound on ${config.webhookHost} (${
+          shortCause(error)
+        })`,
+      fix: failure?.fix === "stop the other process or choose another port"
+        ? "stop the other process (an already running cordwoot counts) or choose another port"
+        : failure?.fix ?? "choose another WEBHOOK_PORT or WEBHOOK_HOST",
+    };
+  }
+}
+
+/** KV_PATH opens as the bridge would open it (the folder of a file path is created). */
+async function checkKv(config: Config, timeoutMs: number): Promise<Check> {
+  const label = "KV database";
+  if (config.kvPath === ":memory:") {
+    return { ok: true, label, detail: ":memory: (nothing is kept across restarts)" };
+  }
+  if (config.kvPath === "") {
+    return { ok: true, label, detail: "the platform's own database (Deno Deploy)" };
+  }
+  const shown = isKvConnectUrl(config.kvPath)
+    ? `${new URL(config.kvPath).origin}${new URL(config.kvPath).pathname}`
+    : config.kvPath;
+  const opening = openKv(config.kvPath, config.kvAccessToken);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), timeoutMs);
+  });
+  try {
+    const kv = await Promise.race([opening, timedOut]);
+    if (kv === "timeout") {
+      opening.then((late) => late.close(), () => {});
+      return {
+        ok: false,
+        label,
+        detail: `KV_PATH ${shown}: no answer within ${duration(timeoutMs)}`,
+        fix: "check the URL and that this machine can reach it",
+      };
+    }
+    kv.close();
+    return { ok: true, label, detail: `${shown} opens` };
+  } catch (error) {
+    if (error instanceof StartupFailure) {
+      return { ok: false, label, detail: error.problem, fix: error.fix };
+    }
+    return { ok: false, label, detail: `KV_PATH ${shown} cannot be opened (${shortCause(error)})` };
+  } finally {
+    clearTimeout(timer);
+  }
 }

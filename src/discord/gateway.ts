@@ -3,6 +3,8 @@
  *
  * Contracts:
  * - DM events arrive raw at `onEvent` (dm_events.ts tells DMs from the rest).
+ * - The connection is kept by gateway_supervisor.ts, not by Discordeno: every
+ *   failure is retried with backoff, logged and shown in `status()`.
  * - A gateway close Discord will not let us recover from (bad token,
  *   disallowed intents, …) calls `onFatal` once with a one-line explanation.
  * - With DISCORD_API_URL pointing anywhere but discord.com, Discordeno
@@ -12,7 +14,8 @@
 import { createBot, DISCORD_API_URL, Intents, ShardState } from "@discordeno/bot";
 import type { Logger } from "../bridge/ports.ts";
 import type { Config } from "../config.ts";
-import { explainFatalClose, FATAL_CLOSE_CODES } from "./fatal_close.ts";
+import { type GatewayStatus, superviseGateway } from "./gateway_supervisor.ts";
+import type { GatewayTimings } from "./reconnect_policy.ts";
 
 export const desiredProperties = {
   message: {
@@ -54,33 +57,23 @@ export interface DiscordGatewayOptions {
   onInteraction(raw: unknown): Promise<void>;
   onReady(): void;
   onFatal(explanation: string): void;
+  /** Reconnection timings (tests shrink them); defaults in reconnect_policy.ts. */
+  timings?: Partial<GatewayTimings>;
 }
 
 export function createDiscordBot(options: DiscordGatewayOptions) {
   const { config, log } = options;
-  let lastCloseCode: number | undefined;
-  let lastCloseReason = "";
-  let stopping = false;
-  let fatalReported = false;
 
-  // Discordeno reports close codes only in a debug line; keep the last one to explain a fatal close.
-  const closeLine = /closed with code (\d+)(?:, and reason: (.*))?\./;
   const loggerFor = (component: string) => {
     const l = log.child({ component: `discordeno.${component.toLowerCase()}` });
     const text = (args: unknown[]) =>
       args.map((a) => a instanceof Error ? a.message : String(a)).join(" ");
     return {
-      debug: (...args: unknown[]) => {
-        const line = text(args);
-        const m = closeLine.exec(line);
-        if (m) {
-          lastCloseCode = Number(m[1]);
-          lastCloseReason = m[2] ?? "";
-        }
-      },
+      debug: () => {},
       info: (...args: unknown[]) => l.debug(text(args)),
       warn: (...args: unknown[]) => l.warn(text(args)),
-      error: (...args: unknown[]) => l.warn(text(args)),
+      // The supervisor logs each failed gateway attempt once, with its cause.
+      error: (...args: unknown[]) => (component === "GATEWAY" ? l.debug : l.warn)(text(args)),
       fatal: (...args: unknown[]) => l.error(text(args)),
     };
   };
@@ -107,14 +100,6 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
     gateway: {
       token: config.discordToken,
       resharding: { enabled: false, shardsFullPercentage: 80, checkInterval: -1 },
-      events: {
-        disconnected(shard) {
-          if (stopping || fatalReported || shard.state !== ShardState.Offline) return;
-          if (lastCloseCode !== undefined && !(lastCloseCode in FATAL_CLOSE_CODES)) return;
-          fatalReported = true;
-          options.onFatal(explainFatalClose(lastCloseCode, lastCloseReason));
-        },
-      },
     },
     loggerFactory: loggerFor,
     handlers: {
@@ -136,29 +121,36 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
     },
   });
   if (customApi) bot.rest.isProxied = config.discordApiProxy;
+  const supervisor = superviseGateway({
+    bot,
+    log,
+    timings: options.timings,
+    onFatal: options.onFatal,
+  });
 
   return {
     bot,
-    /** Connects the gateway; resolves once the connection attempt is under way. */
-    start(): Promise<void> {
-      return bot.start();
+    /** Starts connecting in the background and returns at once; failures are retried. */
+    start(): void {
+      supervisor.start();
     },
     /** True when every shard is connected and identified. */
     isReady(): boolean {
       const shards = [...bot.gateway.shards.values()];
       return shards.length > 0 && shards.every((s) => s.state === ShardState.Connected);
     },
+    /** Attempts, last error and next attempt, for /healthz. */
+    status(): GatewayStatus {
+      return supervisor.status();
+    },
     async stop(): Promise<void> {
-      stopping = true;
-      await bot.shutdown().catch(() => {});
+      await supervisor.stop();
       releaseTimers(bot);
     },
     /** Closes the connection on purpose (another instance holds the gateway now); start() reconnects. */
     async disconnect(): Promise<void> {
-      stopping = true;
-      await bot.shutdown().catch(() => {});
+      await supervisor.stop();
       releaseTimers(bot);
-      stopping = false;
     },
   };
 }

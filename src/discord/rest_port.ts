@@ -1,6 +1,13 @@
 /** The DiscordPort over Discordeno's REST helpers. */
 import type { DiscordPort, OutgoingDiscordMessage } from "../bridge/ports.ts";
 import type { BrandingConfig } from "../config.ts";
+import {
+  boundedDownload,
+  DownloadNetworkError,
+  type DownloadResult,
+  downloadTimeoutMs,
+  refusedOutcome,
+} from "../net/bounded_download.ts";
 import { renderButtonRow, renderEmbed } from "./embeds.ts";
 import { DiscordError, toDiscordError } from "./errors.ts";
 import { createPacer } from "./pacer.ts";
@@ -10,36 +17,45 @@ import type { DiscordBot } from "./gateway.ts";
 /** Stays under Discord's global limit of 50 requests per second, with room for network jitter. */
 export const DISCORD_REQUESTS_PER_SECOND = 45;
 
+/** The origins Discord serves attachments and stickers from. */
+export const DISCORD_CDN_ORIGINS = ["https://cdn.discordapp.com", "https://media.discordapp.net"];
+
+export interface DiscordDownloadOptions {
+  /** More origins user files may come from (DISCORD_CDN_URL's, for a test CDN). */
+  cdnOrigins?: readonly string[];
+  /** Time allowed for a download of this many bytes (default: downloadTimeoutMs). */
+  timeoutMs?: (bytes: number) => number;
+}
+
 export function createDiscordRest(
   bot: DiscordBot,
   branding: BrandingConfig,
   fetchImpl: typeof fetch = fetch,
   pacer = createPacer(DISCORD_REQUESTS_PER_SECOND),
+  downloads: DiscordDownloadOptions = {},
 ): DiscordPort {
-  /** GETs a CDN file; undefined when the link is expired or gone (403/404/410). */
-  const fetchFile = async (url: string, what: string) => {
-    let res: Response;
+  const cdnOrigins = [...DISCORD_CDN_ORIGINS, ...(downloads.cdnOrigins ?? [])];
+  /** GETs a CDN file, bounded; undefined when the link is expired or gone (403/404/410). */
+  const fetchFile = async (url: string, what: string, maxBytes: number) => {
+    let result: DownloadResult;
     try {
-      res = await fetchImpl(url, { signal: AbortSignal.timeout(60_000) });
+      result = await boundedDownload(url, {
+        allowedOrigins: cdnOrigins,
+        maxBytes,
+        timeoutMs: (downloads.timeoutMs ?? downloadTimeoutMs)(maxBytes),
+        fetch: fetchImpl,
+      });
     } catch (error) {
-      throw new DiscordError(0, undefined, `Discord ${what} failed: ${String(error)}`);
+      if (!(error instanceof DownloadNetworkError)) throw error;
+      throw new DiscordError(0, undefined, `Discord ${what} failed: ${error.message}`);
     }
-    if ([403, 404, 410].includes(res.status)) {
-      await res.body?.cancel();
-      return undefined;
-    }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new DiscordError(
-        res.status,
-        undefined,
-        `Discord ${what} failed with HTTP ${res.status}`,
-      );
-    }
-    return {
-      bytes: new Uint8Array(await res.arrayBuffer()),
-      type: res.headers.get("content-type"),
-    };
+    if (result.kind !== "status") return result;
+    if ([403, 404, 410].includes(result.status)) return undefined;
+    throw new DiscordError(
+      result.status,
+      undefined,
+      `Discord ${what} failed with HTTP ${result.status}`,
+    );
   };
   const body = (message: OutgoingDiscordMessage) => ({
     ...(message.content !== undefined ? { content: message.content } : {}),
@@ -57,6 +73,14 @@ export function createDiscordRest(
     allowedMentions: { parse: [] },
   });
   return {
+    async checkAccess() {
+      try {
+        await pacer.take();
+        await bot.rest.getGatewayBot();
+      } catch (error) {
+        throw toDiscordError(error, "token check");
+      }
+    },
     async openDmChannel(userId) {
       try {
         await pacer.take();
@@ -81,9 +105,9 @@ export function createDiscordRest(
         throw toDiscordError(error, `sending a message to channel ${channelId}`);
       }
     },
-    async downloadAttachment(attachment, where) {
+    async downloadAttachment(attachment, where, limits) {
       const what = `download of ${attachment.filename}`;
-      let file = await fetchFile(attachment.url, what);
+      let file = await fetchFile(attachment.url, what, limits.maxBytes);
       if (!file) {
         // Signed CDN links expire: reading the message again gives fresh ones.
         let fresh: string | undefined;
@@ -98,15 +122,18 @@ export function createDiscordRest(
           const failure = toDiscordError(error, `re-reading message ${where.messageId}`);
           if (failure.retryable) throw failure;
         }
-        file = fresh ? await fetchFile(fresh, what) : undefined;
+        file = fresh ? await fetchFile(fresh, what, limits.maxBytes) : undefined;
         if (!file) {
           throw new DiscordError(404, undefined, `Discord ${what} failed: the file is gone`);
         }
       }
+      if (file.kind === "refused") return refusedOutcome(file);
       return {
-        name: attachment.filename,
-        contentType: file.type ?? attachment.contentType,
-        bytes: file.bytes,
+        file: {
+          name: attachment.filename,
+          contentType: file.contentType ?? attachment.contentType,
+          bytes: file.bytes,
+        },
       };
     },
     async deleteMessage(channelId, messageId) {

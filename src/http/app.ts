@@ -1,18 +1,27 @@
 /**
- * The HTTP surface: `POST /webhook` (Chatwoot events) and `GET /healthz`.
+ * The HTTP surface: `POST /webhook` (Chatwoot events), `POST /interactions`,
+ * `GET /healthz` and `GET /metrics`.
  *
  * The webhook answers as soon as the event is stored in a mailbox; delivery
  * to Discord happens after the response. Responses never carry stack traces.
+ *
+ * Closed by default: a request without its signature header is refused before
+ * its body is read; bodies are read within the limits of bounded_body.ts; a
+ * signed event gets the same answer whether or not it was for this bridge's
+ * inbox and account, so answers reveal nothing to someone guessing ids.
  */
-import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
+import { type Context, Hono } from "hono";
 import type { MessageEventOutcome } from "../bridge/intake.ts";
 import type { Logger } from "../bridge/ports.ts";
 import type { ConversationStatusEvent, StatusOutcome } from "../bridge/status_events.ts";
 import type { ChatwootMessageEvent } from "../bridge/webhook_routing.ts";
-import { type AgentTypingEvent, parseWebhook, type SignatureCheck } from "../chatwoot/webhook.ts";
-
-export const WEBHOOK_BODY_LIMIT_BYTES = 1024 * 1024;
+import {
+  type AgentTypingEvent,
+  constantTimeEqual,
+  parseWebhook,
+  type SignatureCheck,
+} from "../chatwoot/webhook.ts";
+import { type BodyLimits, createBodyReader, DEFAULT_BODY_LIMITS } from "./bounded_body.ts";
 
 export interface HealthReport {
   healthy: boolean;
@@ -40,6 +49,10 @@ export interface HttpDeps {
   health(): Promise<HealthReport>;
   /** Prometheus exposition text. */
   metrics(): Promise<string>;
+  /** METRICS_TOKEN: when set, `/metrics` needs `Authorization: Bearer <token>`. */
+  metricsToken?: string;
+  /** Bounds on request bodies (defaults: 1 MiB, 10 s, 32 at once). */
+  bodyLimits?: Partial<BodyLimits>;
   /** False when this `X-Chatwoot-Delivery` id was seen before (a replayed delivery). */
   firstDelivery(deliveryId: string): Promise<boolean>;
   countWebhook(outcome: string): void;
@@ -61,17 +74,27 @@ const INTERACTION_ANSWER_MS = 2_500;
 
 export function createHttpApp(deps: HttpDeps): Hono {
   const app = new Hono();
+  const bodies = createBodyReader({ ...DEFAULT_BODY_LIMITS, ...deps.bodyLimits });
+  /** The body within the limits, or the answer that refuses it (the connection is then closed). */
+  const readBody = async (c: Context) => {
+    const read = await bodies.read(c.req.raw);
+    if (read.ok) return read.text;
+    deps.log.warn("request body refused", { path: c.req.path, status: read.status });
+    return c.json({ error: read.error }, read.status, read.headers);
+  };
 
   app.post(
     "/webhook",
-    bodyLimit({
-      maxSize: WEBHOOK_BODY_LIMIT_BYTES,
-      onError: (c) => c.json({ error: "payload too large" }, 413),
-    }),
     async (c) => {
       const delivery = c.req.header("x-chatwoot-delivery") ?? null;
       const log = deps.log.child({ delivery });
-      const raw = await c.req.text();
+      if (deps.verifySignature && !c.req.header("x-chatwoot-signature")) {
+        deps.countWebhook("bad_signature");
+        log.warn("webhook refused: bad signature", { reason: "no signature header" });
+        return c.json({ error: "invalid signature" }, 401, { connection: "close" });
+      }
+      const raw = await readBody(c);
+      if (typeof raw !== "string") return raw;
       if (deps.verifySignature) {
         const check = await deps.verifySignature(raw, {
           signature: c.req.header("x-chatwoot-signature") ?? null,
@@ -93,7 +116,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
       if (parsed.kind !== "message" && delivery && !(await deps.firstDelivery(delivery))) {
         deps.countWebhook("replayed");
         log.info("replayed delivery ignored");
-        return c.json({ ok: true, outcome: "duplicate" });
+        return c.json(ACCEPTED);
       }
       deps.countWebhook(
         parsed.kind === "other"
@@ -104,11 +127,11 @@ export function createHttpApp(deps: HttpDeps): Hono {
       );
       if (parsed.kind === "contact") {
         await deps.acceptContact(parsed.contact);
-        return c.json({ ok: true });
+        return c.json(ACCEPTED);
       }
       if (parsed.kind === "typing") {
         deps.acceptTyping(parsed.typing);
-        return c.json({ ok: true });
+        return c.json(ACCEPTED);
       }
       if (parsed.kind === "conversation_status") {
         const outcome = await deps.acceptStatusEvent(parsed.conversation);
@@ -117,11 +140,11 @@ export function createHttpApp(deps: HttpDeps): Hono {
           conversationId: parsed.conversation.conversationId,
           outcome: outcome.status,
         });
-        return c.json({ ok: true, outcome: outcome.status });
+        return c.json(ACCEPTED);
       }
       if (parsed.kind === "other") {
         log.debug("webhook event ignored", { event: parsed.event });
-        return c.json({ ok: true, ignored: parsed.event });
+        return c.json(ACCEPTED);
       }
       const fields = {
         event: parsed.message.event,
@@ -137,20 +160,22 @@ export function createHttpApp(deps: HttpDeps): Hono {
           ...(outcome.status === "queued" ? { discordUserId: outcome.discordUserId } : {}),
         });
       }
-      return c.json({ ok: true, outcome: outcome.status });
+      // Queued, duplicate or not for this inbox/account: one answer, so nothing is revealed.
+      return c.json(ACCEPTED);
     },
   );
 
   app.post(
     "/interactions",
-    bodyLimit({
-      maxSize: WEBHOOK_BODY_LIMIT_BYTES,
-      onError: (c) => c.json({ error: "payload too large" }, 413),
-    }),
     async (c) => {
       const interactions = deps.interactions;
-      if (!interactions) return c.json({ error: "not found" }, 404);
-      const raw = await c.req.text();
+      if (!interactions) return c.json({ error: "not found" }, 404, { connection: "close" });
+      if (!c.req.header("x-signature-ed25519") || !c.req.header("x-signature-timestamp")) {
+        deps.log.warn("interaction refused: bad signature", { reason: "no signature headers" });
+        return c.text("invalid request signature", 401, { connection: "close" });
+      }
+      const raw = await readBody(c);
+      if (typeof raw !== "string") return raw;
       const check = await interactions.verify(raw, {
         signature: c.req.header("x-signature-ed25519") ?? null,
         timestamp: c.req.header("x-signature-timestamp") ?? null,
@@ -193,10 +218,18 @@ export function createHttpApp(deps: HttpDeps): Hono {
   };
   app.get("/healthz", health);
   app.get("/health", health);
-  app.get("/metrics", async () =>
-    new Response(await deps.metrics(), {
+  const metricsToken = deps.metricsToken && new TextEncoder().encode(deps.metricsToken);
+  app.get("/metrics", async (c) => {
+    if (metricsToken) {
+      const given = /^Bearer (.+)$/.exec(c.req.header("authorization") ?? "")?.[1] ?? "";
+      if (!(await sameSecret(new TextEncoder().encode(given), metricsToken))) {
+        return c.json({ error: "unauthorized" }, 401, { "www-authenticate": "Bearer" });
+      }
+    }
+    return new Response(await deps.metrics(), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-    }));
+    });
+  });
 
   app.all("/webhook", (c) => c.json({ error: "method not allowed" }, 405, { allow: "POST" }));
   app.all("/interactions", (c) => c.json({ error: "method not allowed" }, 405, { allow: "POST" }));
@@ -209,4 +242,17 @@ export function createHttpApp(deps: HttpDeps): Hono {
     return c.json({ error: "internal error" }, 500);
   });
   return app;
+}
+
+/** The one answer to every signed, well-formed webhook event. */
+const ACCEPTED = { ok: true } as const;
+
+/** Compares digests, so neither the length nor the first differing byte shows in the timing. */
+async function sameSecret(given: Uint8Array, expected: Uint8Array): Promise<boolean> {
+  const [a, b] = await Promise.all(
+    [given, expected].map(async (v) =>
+      new Uint8Array(await crypto.subtle.digest("SHA-256", v as Uint8Array<ArrayBuffer>))
+    ),
+  );
+  return constantTimeEqual(a, b);
 }

@@ -6,19 +6,39 @@
  *   lease) in one atomic commit, optionally guarded by dedupe keys; it returns
  *   false for a duplicate. The appending process drains at once; a crash in
  *   between is healed by the sweeps, which find the pending marker.
- * - A drain holds the mailbox lease, processes items in key order, deletes an
- *   item only after its handler succeeded, and stops at the first retryable
- *   failure, scheduling its own retry with growing delay and no attempt limit.
- *   A failure that retrying cannot fix moves the item to the dead letters.
- * - Every write a drain makes is fenced by the lease's versionstamp: a drain
- *   that lost its lease (expired while it was stalled) cannot delete or
- *   update anything.
+ * - A drain holds the mailbox lease (renewed while it runs, see
+ *   drain_lease.ts), processes items in key order and deletes an item only
+ *   after its handler succeeded. Every write it makes is fenced by the lease.
+ * - A failure is classified by cause (errors.ts). An outage of a service (or of
+ *   its credentials) is retried with growing delay and no attempt limit; the
+ *   mailbox records which service it waits on, so that the service's recovery
+ *   wakes exactly those mailboxes. A failure of the item itself is retried a
+ *   bounded number of times (once the service is known to answer), then the
+ *   item becomes a dead letter, its sender is told (a follow-up item), and the
+ *   items behind it flow.
+ * - "May this item have been tried already?" never depends on a drain ending
+ *   normally: a normal end always deletes the lease, so a lease record found by
+ *   the next drain (a crash, a takeover, an unexpected error) or a retry record
+ *   means the handler must look before acting again.
+ * - A handler may return follow-up items: they are written in the same commit
+ *   that removes the item, right behind it in the same mailbox.
  */
-import { describeError, isRetryable } from "../bridge/errors.ts";
+import { classifyFailure, describeError, type Failure } from "../bridge/errors.ts";
 import type { Logger, MailboxAppend, MailboxPort } from "../bridge/ports.ts";
-import { type Direction, keys } from "../store/keys.ts";
+import {
+  type Direction,
+  type ItemPosition,
+  keys,
+  type MailboxOwner,
+  ownerOfKey,
+  positionOfKey,
+} from "../store/keys.ts";
 import { retryDelayMs } from "./backoff.ts";
+import { DrainLease, type Lease, LostLease, withStorageRetries } from "./drain_lease.ts";
+import { type MailboxStats, MailboxStatsCache } from "./mailbox_stats.ts";
 import type { WakeTarget, Wakeups } from "./wakeups.ts";
+
+export type { Lease, MailboxStats };
 
 export interface MailboxEntry<T = unknown> {
   item: T;
@@ -26,28 +46,37 @@ export interface MailboxEntry<T = unknown> {
   appendedAt: number;
 }
 
-export interface Lease {
-  owner: string;
-  expiresAt: number;
-}
-
 export interface RetryState {
+  /** Failed attempts in a row at the head item, whatever their cause. */
   attempts: number;
   nextAt: number;
   lastError: string;
   since: number;
+  /** Set while the mailbox waits on an outage: that service's recovery wakes it. */
+  waitingOn?: Failure["service"];
+  /** Failures of the head item itself; at the limit it becomes a dead letter. */
+  itemFailures?: number;
 }
 
 export interface DeadItem {
   item: unknown;
   reason: string;
   failedAt: number;
+  appendedAt?: number;
+  /** KV deletes it with `expireIn`, lazily (up to a minute late): readers skip it from here on. */
+  expiresAt?: number;
 }
 
-/** A lease this drain holds, and whether it was taken over from another (dead) drainer. */
-interface HeldLease {
+/** True while a dead letter is kept (its TTL has not run out). */
+export function isKept(dead: DeadItem, now: number): boolean {
+  return dead.expiresAt === undefined || dead.expiresAt > now;
+}
+
+/** A lease a drain starts with, taken by the append that woke it. */
+interface AppendedLease {
   entry: Deno.KvEntryMaybe<Lease>;
-  takenOver: boolean;
+  /** A lease record was there already: a drain before this one ended abnormally. */
+  foundStale: boolean;
   /** The append found the mailbox empty: its marker and items, as written (no need to read). */
   known?: { pending: Deno.KvEntryMaybe<unknown>; entries: Deno.KvEntry<MailboxEntry>[] };
 }
@@ -58,17 +87,20 @@ const LIST_BATCH = 100;
 export interface AttemptContext {
   /**
    * False when the item may have been attempted before (it failed, or the
-   * drain that held it died): its side effect may already exist.
+   * drain that held it ended abnormally): its side effect may already exist.
    */
   firstAttempt: boolean;
+  /** Aborted when the drain lost its lease: start no further side effect. */
+  signal: AbortSignal;
 }
 
-/** A record written in the same commit that removes a finished item. */
-export interface CompletionRecord {
-  key: Deno.KvKey;
-  value: unknown;
-  expireIn?: number;
-}
+/**
+ * Written in the same commit that removes a finished item: a record, or a
+ * follow-up item placed right behind it in the same mailbox.
+ */
+export type CompletionRecord =
+  | { key: Deno.KvKey; value: unknown; expireIn?: number }
+  | { followUp: unknown };
 
 /**
  * Processes one item. Throw to fail it; `checkpoint` saves progress before the
@@ -81,10 +113,10 @@ export type ItemHandler = (
   context: AttemptContext,
 ) => Promise<void | CompletionRecord[]>;
 
-/** What happened to items, for metrics. */
+/** What happened to items, for metrics and health. */
 export interface MailboxObserver {
   delivered?(dir: Direction, entry: MailboxEntry): void;
-  retrying?(dir: Direction, error: unknown): void;
+  retrying?(dir: Direction, failure: Failure): void;
   dead?(dir: Direction, reason: string): void;
 }
 
@@ -94,26 +126,41 @@ export interface MailboxOptions {
   wakeups: Wakeups;
   handlers: Record<Direction, ItemHandler>;
   log: Logger;
+  /**
+   * The items that tell an item's sender it was not delivered (written, with
+   * the dead letter, behind it in its mailbox). None for an item that is
+   * itself such a message.
+   */
+  tellSender?: (dir: Direction, userId: string, item: unknown, reason: string) => unknown[];
+  /**
+   * Whether the service answers other requests right now. An item failing at
+   * its limit is dead-lettered only when its service answers; else the
+   * failure is the service's, and the item waits like in an outage.
+   */
+  serviceAnswers?: (service: NonNullable<Failure["service"]>) => Promise<boolean>;
   /** Distinguishes this process's leases from other instances'. */
   instanceId?: string;
   leaseMs?: number;
+  /** Delay before retry number `attempts` (tests make it short). */
+  retryDelayMs?: (attempts: number) => number;
+  /** Attempts an item gets when it fails by itself (not an outage). */
+  maxItemFailures?: number;
+  /** How long dead letters are kept. */
+  deadLetterTtlMs?: number;
   now?: () => number;
 }
 
-const SEEN_TTL_MS = 7 * 24 * 3600_000;
 /**
  * How long a drain may go silent before another instance (or this one,
- * restarted after a crash) takes the mailbox over: short, because it is also
- * how long a crash delays the mailbox. A drain renews it halfway, and every
- * side effect is idempotent, so an overlap cannot post twice.
+ * restarted after a crash) takes the mailbox over. The drain renews it every
+ * third of that while it runs, so only a dead or stalled process loses it.
  */
 const DEFAULT_LEASE_MS = 15_000;
+const DEFAULT_MAX_ITEM_FAILURES = 5;
+const DEFAULT_DEAD_LETTER_TTL_MS = 30 * 24 * 3600_000;
+const SEEN_TTL_MS = 7 * 24 * 3600_000;
 
-class LostLease extends Error {
-  constructor() {
-    super("mailbox lease lost to another instance");
-  }
-}
+type Outcome = "finished" | "next" | "relist" | "retry-later";
 
 export class Mailboxes implements MailboxPort {
   readonly #kv: Deno.Kv;
@@ -122,11 +169,18 @@ export class Mailboxes implements MailboxPort {
   readonly #log: Logger;
   readonly #instanceId: string;
   readonly #leaseMs: number;
+  readonly #retryDelayMs: (attempts: number) => number;
+  readonly #maxItemFailures: number;
+  readonly #deadLetterTtlMs: number;
   readonly #now: () => number;
   readonly #observer: MailboxObserver;
+  readonly #tellSender: NonNullable<MailboxOptions["tellSender"]>;
+  readonly #serviceAnswers: MailboxOptions["serviceAnswers"];
+  readonly #stats: MailboxStatsCache;
   readonly #running = new Map<string, Promise<void>>();
   readonly #appending = new Map<string, Promise<void>>();
   readonly #rerun = new Set<string>();
+  readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #stopping = false;
 
   constructor(options: MailboxOptions) {
@@ -136,8 +190,14 @@ export class Mailboxes implements MailboxPort {
     this.#log = options.log;
     this.#instanceId = options.instanceId ?? crypto.randomUUID();
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+    this.#retryDelayMs = options.retryDelayMs ?? ((attempts) => retryDelayMs(attempts));
+    this.#maxItemFailures = options.maxItemFailures ?? DEFAULT_MAX_ITEM_FAILURES;
+    this.#deadLetterTtlMs = options.deadLetterTtlMs ?? DEFAULT_DEAD_LETTER_TTL_MS;
     this.#now = options.now ?? Date.now;
     this.#observer = options.observer ?? {};
+    this.#tellSender = options.tellSender ?? (() => []);
+    this.#serviceAnswers = options.serviceAnswers;
+    this.#stats = new MailboxStatsCache(this.#kv, this.#now);
   }
 
   /** Starts taking wake-ups from the queue (or timers). */
@@ -153,7 +213,7 @@ export class Mailboxes implements MailboxPort {
   append(request: MailboxAppend): Promise<boolean> {
     // Appends to one mailbox commit in the order they were asked for: two DMs a user sends
     // within a millisecond must not be queued the other way round.
-    const id = `${request.dir}:${request.userId}`;
+    const id = mailboxId(request);
     const previous = this.#appending.get(id);
     const run = previous ? previous.then(() => this.#append(request)) : this.#append(request);
     const settled = run.then(() => {}, () => {});
@@ -169,21 +229,27 @@ export class Mailboxes implements MailboxPort {
     const leaseKey = keys.lease(dir, userId);
     const pendingKey = keys.pending(dir, userId);
     const retryKey = keys.retry(dir, userId);
-    const [current, retry, pending] = this.#running.has(`${dir}:${userId}`) || this.#stopping
-      ? []
-      : await this.#kv.getMany<[Lease, RetryState, unknown]>([leaseKey, retryKey, pendingKey]);
+    // A drain running here will list the new items itself; otherwise try to take the lease.
+    const state = this.#running.has(mailboxId(request)) || this.#stopping
+      ? undefined
+      : await withStorageRetries(() =>
+        this.#kv.getMany<[Lease, RetryState, unknown]>([leaseKey, retryKey, pendingKey])
+      );
+    const [current, retry, pending] = state ?? [];
     const leaseFree = current !== undefined &&
       (!current.value || current.value.expiresAt <= this.#now());
     // Idle and empty (no marker, no retry waiting): the drain can start from what is written here.
-    const wasEmpty = leaseFree && pending!.versionstamp === null && retry!.versionstamp === null;
+    const wasEmpty = leaseFree && pending?.versionstamp === null &&
+      retry?.versionstamp === null;
+    const dedupe = request.dedupe === undefined
+      ? []
+      : Array.isArray(request.dedupe)
+      ? request.dedupe
+      : [request.dedupe];
+    // When taking the lease fails (another drain took it first), append without it.
     for (const takeLease of leaseFree ? [true, false] : [false]) {
       const now = this.#now();
       const op = this.#kv.atomic();
-      const dedupe = request.dedupe === undefined
-        ? []
-        : Array.isArray(request.dedupe)
-        ? request.dedupe
-        : [request.dedupe];
       for (const d of dedupe) {
         const seenKey = keys.seen(d.kind, d.id);
         op.check({ key: seenKey, versionstamp: null }).set(seenKey, now, { expireIn: SEEN_TTL_MS });
@@ -191,24 +257,25 @@ export class Mailboxes implements MailboxPort {
       const written: { key: Deno.KvKey; value: MailboxEntry }[] = [];
       for (const { seq, item } of request.items) {
         const entry: MailboxEntry = { item, progress: {}, appendedAt: now };
-        const key = keys.mailboxItem(dir, userId, seq);
+        const key = keys.mailboxItem(dir, userId, [seq]);
         op.set(key, entry);
         written.push({ key, value: entry });
       }
       const marker = { touchedAt: now };
       op.set(pendingKey, marker);
       const lease: Lease = { owner: this.#instanceId, expiresAt: now + this.#leaseMs };
-      if (takeLease) op.check(current!).set(leaseKey, lease);
-      if (takeLease && wasEmpty) op.check(pending!).check(retry!);
-      const result = await op.commit();
+      if (takeLease && current) op.check(current).set(leaseKey, lease);
+      if (takeLease && wasEmpty && pending && retry) op.check(pending).check(retry);
+      const result = await withStorageRetries(() => op.commit());
       if (!result.ok) continue; // a dedupe key was seen, or another drain took the lease first
+      this.#stats.invalidate();
       const versionstamp = result.versionstamp;
       this.wake(
         { dir, userId },
         takeLease
           ? {
             entry: { key: leaseKey, value: lease, versionstamp },
-            takenOver: current!.value !== null && current!.value.owner !== this.#instanceId,
+            foundStale: current?.value !== null,
             ...(wasEmpty
               ? {
                 known: {
@@ -226,23 +293,28 @@ export class Mailboxes implements MailboxPort {
   }
 
   /** Drains the mailbox in this process unless a drain here is already running (it will re-check). */
-  wake(target: WakeTarget, held?: HeldLease): void {
+  wake(target: WakeTarget, appended?: AppendedLease): void {
     if (this.#stopping) return;
-    const id = `${target.dir}:${target.userId}`;
+    const id = mailboxId(target);
     if (this.#running.has(id)) {
       this.#rerun.add(id);
       return;
     }
     const run = (async () => {
       try {
-        let lease = held;
+        let lease = appended;
         do {
           this.#rerun.delete(id);
           await this.#drain(target, lease);
           lease = undefined;
         } while (this.#rerun.has(id) && !this.#stopping);
       } catch (error) {
-        this.#log.error("mailbox drain crashed", { ...target, error: describeError(error) });
+        // The database failed before a lease was held: nothing was tried; look again soon.
+        this.#log.error("mailbox drain could not start", {
+          ...target,
+          error: describeError(error),
+        });
+        this.#wakeAfter(target, this.#leaseMs);
       } finally {
         this.#running.delete(id);
         this.#rerun.delete(id);
@@ -256,32 +328,32 @@ export class Mailboxes implements MailboxPort {
     let woken = 0;
     const now = this.#now();
     for await (const entry of this.#kv.list<unknown>({ prefix: keys.allPending() })) {
-      const [, dir, userId] = entry.key as [string, Direction, string];
-      const retry = (await this.#kv.get<RetryState>(keys.retry(dir, userId))).value;
+      const owner = ownerOfKey(entry.key);
+      const retry = (await this.#kv.get<RetryState>(keys.retry(owner.dir, owner.userId))).value;
       if (retry && retry.nextAt > now) continue;
-      if (this.#running.has(`${dir}:${userId}`)) continue;
-      this.wake({ dir, userId });
+      if (this.#running.has(mailboxId(owner))) continue;
+      this.wake(owner);
       woken++;
     }
     return woken;
   }
 
-  /** Wakes every mailbox waiting to retry, now (the failing service is known to be back). */
-  async wakeRetrying(): Promise<number> {
+  /** Wakes the mailboxes that wait on an outage of `service`, now (it is known to be back). */
+  async wakeWaitingOn(service: NonNullable<Failure["service"]>): Promise<number> {
     let woken = 0;
     for await (const entry of this.#kv.list<RetryState>({ prefix: keys.allRetries() })) {
-      const [, dir, userId] = entry.key as [string, Direction, string];
-      this.wake({ dir, userId });
+      if (entry.value.waitingOn !== service) continue;
+      this.wake(ownerOfKey(entry.key));
       woken++;
     }
     return woken;
   }
 
   /** Stops taking work and waits (bounded) for drains in flight to finish their current item. */
-
   async stop(timeoutMs = 10_000): Promise<void> {
     this.#stopping = true;
     this.#wakeups.close();
+    for (const id of this.#timers) clearTimeout(id);
     const all = Promise.allSettled([...this.#running.values()]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([all, new Promise((r) => timer = setTimeout(r, timeoutMs))]);
@@ -293,157 +365,266 @@ export class Mailboxes implements MailboxPort {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
   }
 
-  async #drain(target: WakeTarget, held?: HeldLease): Promise<void> {
+  /** Counts for /healthz and /metrics (constant time: see mailbox_stats.ts). */
+  stats(): Promise<MailboxStats> {
+    return this.#stats.get();
+  }
+
+  async #drain(target: WakeTarget, appended?: AppendedLease): Promise<void> {
     const { dir, userId } = target;
-    if (!held) {
+    if (!appended) {
       // Most queued wake-ups find the mailbox already drained: one read, no writes.
-      if ((await this.#kv.get(keys.pending(dir, userId))).versionstamp === null) return;
+      const pending = await withStorageRetries(() => this.#kv.get(keys.pending(dir, userId)));
+      if (pending.versionstamp === null) return;
     }
-    const acquired = held ?? await this.#acquireLease(target);
-    if (!acquired) return;
-    let lease: Deno.KvEntryMaybe<Lease> | null = acquired.entry;
-    let firstAttempt: boolean | undefined;
+    const taken = appended ?? await this.#acquireLease(target);
+    if (!taken) return;
+    const lease = new DrainLease(this.#kv, taken.entry, {
+      owner: this.#instanceId,
+      leaseMs: this.#leaseMs,
+      now: this.#now,
+      renewEveryMs: this.#leaseMs / 3,
+    });
+    let known = taken.known;
+    // Only the first item processed can have been tried by the drain that ended abnormally.
+    let headMayBeTried = taken.foundStale;
     try {
       while (!this.#stopping) {
         // The pending marker is read before the mailbox is listed: an append after this read
         // changes the marker (and the closing commit fails); an append before it is listed.
-        const known = acquired.known;
-        acquired.known = undefined;
         const [pending, retry] = known
           ? [known.pending, { versionstamp: null }]
-          : await this.#kv.getMany([keys.pending(dir, userId), keys.retry(dir, userId)]);
-        // The head item may have been tried before (it failed, or its drainer died): then its
-        // side effect may exist already, and the handler must look before acting again.
-        firstAttempt ??= known !== undefined ||
-          (!acquired.takenOver && retry.versionstamp === null);
-        const entries: Deno.KvEntry<MailboxEntry>[] = known?.entries ?? [];
-        if (!known) {
-          for await (
-            const e of this.#kv.list<MailboxEntry>({ prefix: keys.mailbox(dir, userId) }, {
-              limit: LIST_BATCH,
-            })
-          ) entries.push(e);
-        }
+          : await withStorageRetries(() =>
+            this.#kv.getMany([keys.pending(dir, userId), keys.retry(dir, userId)])
+          );
+        const entries = known?.entries ?? await this.#list(target);
+        known = undefined;
         if (entries.length === 0) {
-          if (await this.#clearPending(target, lease, pending)) {
-            lease = null; // released with the pending marker
-            return;
-          }
-          continue;
+          if (await this.#clearPending(target, lease, pending)) return;
+          continue; // a new item arrived meanwhile: list again
         }
+        let relist = false;
         for (const [i, entry] of entries.entries()) {
           if (this.#stopping) return;
-          lease = await this.#renewLeaseIfDue(lease);
           const last = i === entries.length - 1 && entries.length < LIST_BATCH;
-          const outcome = await this.#process(
-            target,
-            entry,
-            () => lease!,
-            firstAttempt,
-            last ? pending : undefined,
-          );
-          if (outcome === "retry-later") return;
-          if (outcome === "finished") {
-            lease = null; // released in the item's own commit
-            return;
+          const firstAttempt = !headMayBeTried && (i > 0 || retry.versionstamp === null);
+          headMayBeTried = false;
+          const outcome = await this.#process(target, entry, lease, firstAttempt, {
+            pendingBeforeListing: last ? pending : undefined,
+          });
+          if (outcome === "retry-later" || outcome === "finished") return;
+          if (outcome === "relist") {
+            relist = true;
+            break;
           }
-          firstAttempt = true;
         }
+        if (relist) continue;
       }
     } catch (error) {
       if (error instanceof LostLease) {
         this.#log.warn("mailbox lease lost; another instance continues", { dir, userId });
-        lease = null;
         return;
       }
-      throw error;
+      // The database failed beyond its retries, or a bug in this file. The lease is left to run
+      // out, so whoever drains next treats the head item as possibly tried and looks first.
+      lease.abandon();
+      this.#log.error("mailbox drain failed; it is retried when its lease runs out", {
+        dir,
+        userId,
+        error: describeError(error),
+      });
+      this.#wakeAfter(target, this.#leaseMs + 100);
     } finally {
-      if (lease) await this.#kv.atomic().check(lease).delete(keys.lease(dir, userId)).commit();
+      await lease.release();
     }
   }
 
-  /**
-   * Runs one item. "finished": it was the last item and its commit also
-   * released the mailbox; "next": go on; "retry-later": stop here.
-   */
+  async #list(target: WakeTarget): Promise<Deno.KvEntry<MailboxEntry>[]> {
+    return await withStorageRetries(async () => {
+      const entries: Deno.KvEntry<MailboxEntry>[] = [];
+      const prefix = keys.mailbox(target.dir, target.userId);
+      for await (const e of this.#kv.list<MailboxEntry>({ prefix }, { limit: LIST_BATCH })) {
+        entries.push(e);
+      }
+      return entries;
+    });
+  }
+
+  /** Runs one item and writes what follows from its outcome. */
   async #process(
     target: WakeTarget,
     entry: Deno.KvEntry<MailboxEntry>,
-    lease: () => Deno.KvEntryMaybe<Lease>,
+    lease: DrainLease,
     firstAttempt: boolean,
     /** Given for the last item listed: the pending marker as read before the listing. */
-    pendingBeforeListing: Deno.KvEntryMaybe<unknown> | undefined,
-  ): Promise<"finished" | "next" | "retry-later"> {
+    options: { pendingBeforeListing?: Deno.KvEntryMaybe<unknown> },
+  ): Promise<Outcome> {
     const { dir, userId } = target;
-    const seq = entry.key[3] as bigint;
     const checkpoint = async (progress: Record<string, unknown>) => {
-      const res = await this.#kv.atomic().check(lease())
-        .set(entry.key, { ...entry.value, progress }).commit();
-      if (!res.ok) throw new LostLease();
+      if (!await lease.commit((op) => op.set(entry.key, { ...entry.value, progress }))) {
+        throw new LostLease();
+      }
     };
     let records: void | CompletionRecord[];
     try {
-      records = await this.#handlers[dir](userId, entry.value, checkpoint, { firstAttempt });
+      lease.signal.throwIfAborted();
+      records = await this.#handlers[dir](userId, entry.value, checkpoint, {
+        firstAttempt,
+        signal: lease.signal,
+      });
     } catch (error) {
-      if (error instanceof LostLease) throw error;
-      if (isRetryable(error)) {
-        this.#observer.retrying?.(dir, error);
-        await this.#scheduleRetry(target, error, lease());
-        return "retry-later";
-      }
-      const reason = describeError(error);
-      this.#observer.dead?.(dir, reason);
-      this.#log.error("item failed for good; kept as dead letter", { dir, userId, reason });
-      const dead: DeadItem = { item: entry.value.item, reason, failedAt: this.#now() };
-      const res = await this.#kv.atomic().check(lease())
-        .delete(entry.key).set(keys.deadItem(dir, userId, seq), dead)
-        .delete(keys.retry(dir, userId)).commit();
-      if (!res.ok) throw new LostLease();
-      return "next";
+      if (error instanceof LostLease || lease.signal.aborted) throw new LostLease();
+      return await this.#failed(target, entry, lease, error);
     }
-    const done = () => {
-      const op = this.#kv.atomic().check(lease()).delete(entry.key).delete(keys.retry(dir, userId));
+    const followUps = (records ?? []).flatMap((r) => "followUp" in r ? [r.followUp] : []);
+    const done = (op: Deno.AtomicOperation) => {
+      op.delete(entry.key).delete(keys.retry(dir, userId));
       for (const r of records ?? []) {
-        op.set(r.key, r.value, r.expireIn ? { expireIn: r.expireIn } : {});
+        if ("key" in r) op.set(r.key, r.value, r.expireIn ? { expireIn: r.expireIn } : {});
       }
+      this.#writeFollowUps(op, entry, followUps);
       return op;
     };
-    if (pendingBeforeListing) {
+    const { pendingBeforeListing } = options;
+    if (pendingBeforeListing && followUps.length === 0) {
       // The usual case, the last item: delete it, the pending marker and the lease in one
       // commit, unless an append touched the marker since the listing (then carry on).
-      const finish = done().check(pendingBeforeListing).delete(keys.pending(dir, userId))
-        .delete(keys.lease(dir, userId));
-      if ((await finish.commit()).ok) {
-        this.#observer.delivered?.(dir, entry.value);
+      const finished = await lease.commit(
+        (op, leaseKey) =>
+          done(op).check(pendingBeforeListing).delete(keys.pending(dir, userId)).delete(leaseKey),
+        { releases: true },
+      );
+      if (finished) {
+        this.#delivered(dir, entry.value);
         return "finished";
       }
     }
-    if (!(await done().commit()).ok) throw new LostLease();
-    this.#observer.delivered?.(dir, entry.value);
-    return "next";
+    if (!await lease.commit(done)) throw new LostLease();
+    this.#delivered(dir, entry.value);
+    return followUps.length ? "relist" : "next";
   }
 
-  async #scheduleRetry(target: WakeTarget, error: unknown, lease: Deno.KvEntryMaybe<Lease>) {
-    const { dir, userId } = target;
-    const previous = (await this.#kv.get<RetryState>(keys.retry(dir, userId))).value;
+  #delivered(dir: Direction, entry: MailboxEntry) {
+    this.#stats.invalidate();
+    this.#observer.delivered?.(dir, entry);
+  }
+
+  #writeFollowUps(op: Deno.AtomicOperation, entry: Deno.KvEntry<MailboxEntry>, items: unknown[]) {
+    const { dir, userId } = ownerOfKey(entry.key);
+    const position = positionOfKey(entry.key);
+    const now = this.#now();
+    items.forEach((item, n) => {
+      const value: MailboxEntry = { item, progress: {}, appendedAt: now };
+      op.set(keys.mailboxItem(dir, userId, [...position, n]), value);
+    });
+  }
+
+  /** An item's handler failed: wait and retry, or give it up. */
+  async #failed(
+    target: WakeTarget,
+    entry: Deno.KvEntry<MailboxEntry>,
+    lease: DrainLease,
+    error: unknown,
+  ): Promise<Outcome> {
+    let failure = classifyFailure(error);
+    // A server error while the service answers its health check is this item's, not an outage:
+    // it keeps its own backoff and its bounded attempts (no probe wakes it every few seconds).
+    if (
+      failure.cause === "outage" && failure.mayBeItem && failure.service !== "storage" &&
+      this.#serviceAnswers && await this.#serviceAnswers(failure.service)
+    ) failure = { cause: "item", service: failure.service, reason: failure.reason };
+    const retryKey = keys.retry(target.dir, target.userId);
+    const previous = (await withStorageRetries(() => this.#kv.get<RetryState>(retryKey))).value;
+    let itemFailures = previous?.itemFailures ?? 0;
+    let waitingOn = failure.cause === "outage" ? failure.service : undefined;
+    if (failure.cause === "item") {
+      itemFailures++;
+      if (itemFailures >= this.#maxItemFailures) {
+        // Blame the item only when its service answers other requests.
+        const service = failure.service;
+        if (!service || !this.#serviceAnswers || await this.#serviceAnswers(service)) {
+          await this.#deadLetter(target, entry, lease, failure.reason);
+          return "relist";
+        }
+        waitingOn = service;
+        itemFailures = this.#maxItemFailures - 1;
+      }
+    }
     const attempts = (previous?.attempts ?? 0) + 1;
-    const delay = retryDelayMs(attempts);
+    const delay = this.#retryDelayMs(waitingOn ? attempts : itemFailures);
     const now = this.#now();
     const state: RetryState = {
       attempts,
       nextAt: now + delay,
-      lastError: describeError(error),
+      lastError: failure.reason,
       since: previous?.since ?? now,
+      ...(waitingOn ? { waitingOn } : {}),
+      ...(itemFailures ? { itemFailures } : {}),
     };
-    const res = await this.#kv.atomic().check(lease).set(keys.retry(dir, userId), state).commit();
-    if (!res.ok) throw new LostLease();
-    await this.#wakeups.later(target, delay);
+    if (!await lease.commit((op) => op.set(retryKey, state))) throw new LostLease();
+    this.#stats.invalidate();
+    this.#observer.retrying?.(target.dir, failure);
+    this.#wakeAfter(target, delay);
     this.#log.warn("delivery failed; will retry", {
-      dir,
-      userId,
+      dir: target.dir,
+      userId: target.userId,
+      cause: failure.cause,
+      ...(waitingOn ? { waitingOn } : { itemFailures }),
       attempts,
       retryInMs: delay,
       error: state.lastError,
+    });
+    return "retry-later";
+  }
+
+  async #deadLetter(
+    target: WakeTarget,
+    entry: Deno.KvEntry<MailboxEntry>,
+    lease: DrainLease,
+    reason: string,
+  ) {
+    const { dir, userId } = target;
+    const failedAt = this.#now();
+    const dead: DeadItem = {
+      item: entry.value.item,
+      reason,
+      failedAt,
+      appendedAt: entry.value.appendedAt,
+      expiresAt: failedAt + this.#deadLetterTtlMs,
+    };
+    const tell = this.#tellSender(dir, userId, entry.value.item, reason);
+    const committed = await lease.commit((op) => {
+      op.delete(entry.key).delete(keys.retry(dir, userId))
+        .set(keys.deadItem(dir, userId, positionOfKey(entry.key)), dead, {
+          expireIn: this.#deadLetterTtlMs,
+        });
+      this.#writeFollowUps(op, entry, tell);
+      return op;
+    });
+    if (!committed) throw new LostLease();
+    this.#stats.invalidate();
+    this.#observer.dead?.(dir, reason);
+    this.#log.error("item failed for good; kept as dead letter", {
+      dir,
+      userId,
+      reason,
+      senderTold: tell.length > 0,
+    });
+  }
+
+  /** Wakes the mailbox again after `delayMs` (a queued wake-up, and a timer in case it fails). */
+  #wakeAfter(target: WakeTarget, delayMs: number) {
+    this.#wakeups.later(target, delayMs).catch((error) => {
+      this.#log.warn("could not schedule a wake-up; using a timer", {
+        ...target,
+        error: describeError(error),
+      });
+      const id = setTimeout(() => {
+        this.#timers.delete(id);
+        this.wake(target);
+      }, delayMs);
+      Deno.unrefTimer(id);
+      this.#timers.add(id);
     });
   }
 
@@ -453,65 +634,39 @@ export class Mailboxes implements MailboxPort {
    */
   async #clearPending(
     target: WakeTarget,
-    lease: Deno.KvEntryMaybe<Lease>,
+    lease: DrainLease,
     pending: Deno.KvEntryMaybe<unknown>,
   ): Promise<boolean> {
-    const pendingKey = keys.pending(target.dir, target.userId);
-    const res = await this.#kv.atomic().check(lease).check(pending).delete(pendingKey)
-      .delete(keys.lease(target.dir, target.userId)).commit();
-    if (res.ok) return true;
-    const current = await this.#kv.get<Lease>(keys.lease(target.dir, target.userId));
-    if (current.versionstamp !== lease.versionstamp) throw new LostLease();
-    return false; // a new item arrived meanwhile: list again
+    return await lease.commit(
+      (op, leaseKey) =>
+        op.check(pending).delete(keys.pending(target.dir, target.userId)).delete(leaseKey),
+      { releases: true },
+    );
   }
 
-  async #acquireLease(target: WakeTarget): Promise<HeldLease | null> {
+  async #acquireLease(target: WakeTarget): Promise<AppendedLease | null> {
     const key = keys.lease(target.dir, target.userId);
-    const current = await this.#kv.get<Lease>(key);
+    const current = await withStorageRetries(() => this.#kv.get<Lease>(key));
     const now = this.#now();
     if (current.value && current.value.expiresAt > now) {
-      // Another instance is draining. Look again when its lease runs out, in case it died.
-      await this.#wakeups.later(target, current.value.expiresAt - now + 100);
+      // Another drain holds it. Look again when its lease runs out, in case it died.
+      this.#wakeAfter(target, current.value.expiresAt - now + 100);
       return null;
     }
     const lease: Lease = { owner: this.#instanceId, expiresAt: now + this.#leaseMs };
-    const res = await this.#kv.atomic().check(current).set(key, lease).commit();
+    const res = await withStorageRetries(() =>
+      this.#kv.atomic().check(current).set(key, lease).commit()
+    );
     if (!res.ok) return null;
     return {
       entry: { key, value: lease, versionstamp: res.versionstamp },
-      takenOver: current.value !== null && current.value.owner !== this.#instanceId,
+      foundStale: current.value !== null,
     };
   }
-
-  async #renewLeaseIfDue(lease: Deno.KvEntryMaybe<Lease>): Promise<Deno.KvEntryMaybe<Lease>> {
-    const now = this.#now();
-    if (lease.value && lease.value.expiresAt - now > this.#leaseMs / 2) return lease;
-    const renewed: Lease = { owner: this.#instanceId, expiresAt: now + this.#leaseMs };
-    const res = await this.#kv.atomic().check(lease).set(lease.key, renewed).commit();
-    if (!res.ok) throw new LostLease();
-    return { key: lease.key, value: renewed, versionstamp: res.versionstamp };
-  }
-
-  /** Counts for /healthz: items waiting, the oldest one's age, mailboxes in retry, dead letters. */
-  async stats(): Promise<MailboxStats> {
-    const now = this.#now();
-    let depth = 0;
-    let oldest = now;
-    for await (const e of this.#kv.list<MailboxEntry>({ prefix: keys.allMailboxes() })) {
-      depth++;
-      oldest = Math.min(oldest, e.value.appendedAt);
-    }
-    let retrying = 0;
-    for await (const _ of this.#kv.list({ prefix: keys.allRetries() })) retrying++;
-    let dead = 0;
-    for await (const _ of this.#kv.list({ prefix: keys.allDead() })) dead++;
-    return { depth, oldestAgeMs: depth ? now - oldest : 0, retrying, dead };
-  }
 }
 
-export interface MailboxStats {
-  depth: number;
-  oldestAgeMs: number;
-  retrying: number;
-  dead: number;
+function mailboxId(owner: MailboxOwner): string {
+  return `${owner.dir}:${owner.userId}`;
 }
+
+export type { ItemPosition };

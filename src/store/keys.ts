@@ -5,11 +5,12 @@
  * dm_channel/<discordUserId>                  → DM channel id
  * dm_channel_user/<channelId>                 → the user of a DM channel
 
- * mailbox/<dir>/<discordUserId>/<seq>         → MailboxEntry (key order = delivery order)
+ * mailbox/<dir>/<discordUserId>/<seq>[/<n>…]  → MailboxEntry (key order = delivery order; a follow-up
+ *                                               an item produced sits right behind it at <seq>/<n>)
  * pending/<dir>/<discordUserId>               → marks a mailbox that may hold items (sweep index)
  * lease/<dir>/<discordUserId>                 → Lease of the instance draining that mailbox
  * retry/<dir>/<discordUserId>                 → RetryState after a failed attempt
- * dead/<dir>/<discordUserId>/<seq>            → DeadItem: failed for good, kept for operators
+ * dead/<dir>/<discordUserId>/<seq>[/<n>…]     → DeadItem: failed for good, kept DEAD_LETTER_DAYS
  * seen/<kind>/<id>                            → dedupe marker (expires after a week)
  * inbox_settings                              → CachedInboxSettings (settings + fetch time)
  * conversation/<conversationId>               → ConversationState (status as last seen, flags)
@@ -24,12 +25,21 @@
  */
 export type Direction = "in" | "out";
 
+/** Where an item sits in its mailbox: its seq, then the positions of follow-ups behind it. */
+export type ItemPosition = readonly [bigint, ...number[]];
+
+/** The mailbox a pending, lease or retry key belongs to. */
+export interface MailboxOwner {
+  dir: Direction;
+  userId: string;
+}
+
 export const keys = {
   ticket: (userId: string) => ["ticket", userId] as const,
   dmChannel: (userId: string) => ["dm_channel", userId] as const,
   dmChannelUser: (channelId: string) => ["dm_channel_user", channelId] as const,
-  mailboxItem: (dir: Direction, userId: string, seq: bigint) =>
-    ["mailbox", dir, userId, seq] as const,
+  mailboxItem: (dir: Direction, userId: string, position: ItemPosition) =>
+    ["mailbox", dir, userId, ...position] as const,
   mailbox: (dir: Direction, userId: string) => ["mailbox", dir, userId] as const,
   allMailboxes: () => ["mailbox"] as const,
   pending: (dir: Direction, userId: string) => ["pending", dir, userId] as const,
@@ -37,7 +47,10 @@ export const keys = {
   lease: (dir: Direction, userId: string) => ["lease", dir, userId] as const,
   retry: (dir: Direction, userId: string) => ["retry", dir, userId] as const,
   allRetries: () => ["retry"] as const,
-  deadItem: (dir: Direction, userId: string, seq: bigint) => ["dead", dir, userId, seq] as const,
+  deadItem: (dir: Direction, userId: string, position: ItemPosition) =>
+    ["dead", dir, userId, ...position] as const,
+  deadLetters: (dir: Direction, userId: string) => ["dead", dir, userId] as const,
+  deadLettersIn: (dir: Direction) => ["dead", dir] as const,
   allDead: () => ["dead"] as const,
   seen: (kind: string, id: string) => ["seen", kind, id] as const,
   inboxSettings: () => ["inbox_settings"] as const,
@@ -53,3 +66,21 @@ export const keys = {
   recentDm: (userId: string) => ["recent_dm", userId] as const,
   allRecentDms: () => ["recent_dm"] as const,
 };
+
+/** Reads `[prefix, dir, userId, …]` (pending, lease, retry, mailbox and dead keys). */
+export function ownerOfKey(key: Deno.KvKey): MailboxOwner {
+  const [, dir, userId] = key;
+  if ((dir !== "in" && dir !== "out") || typeof userId !== "string") {
+    throw new Error(`not a mailbox key: ${String(key[0])}`);
+  }
+  return { dir, userId };
+}
+
+/** Reads the position out of a mailbox item or dead letter key. */
+export function positionOfKey(key: Deno.KvKey): ItemPosition {
+  const [seq, ...rest] = key.slice(3);
+  if (typeof seq !== "bigint" || rest.some((p) => typeof p !== "number")) {
+    throw new Error(`not a mailbox item key: ${String(key[0])}`);
+  }
+  return [seq, ...(rest as number[])];
+}

@@ -20,7 +20,7 @@ import { FakeDiscord, snowflake } from "../fakes/fake_discord.ts";
 import { fakeEnv } from "../helpers/harness.ts";
 import { DENO_JSON, freePort, MAIN } from "../helpers/process.ts";
 
-const START_FLAGS = denoJson.tasks.start.split(/\s+/).filter((a) => a.startsWith("--"));
+const START_FLAGS = denoJson.tasks.start.command.split(/\s+/).filter((a) => a.startsWith("--"));
 const RAMP = (Deno.env.get("BENCH_RAMP") ?? "100,200,400,800,1600").split(",").map(Number);
 const STEP_SECONDS = Number(Deno.env.get("BENCH_STEP_SECONDS") ?? 8);
 const USERS = 1000;

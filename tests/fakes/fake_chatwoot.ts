@@ -115,6 +115,12 @@ export class FakeChatwoot {
    */
   intercept: ((call: RecordedCall) => Response | undefined) | undefined;
   /**
+   * Serves files on Chatwoot's origin outside the API (a storage redirect, a
+   * file that lies about its size): called first for every request; a
+   * returned Response is sent as is. Requests it answers are not recorded.
+   */
+  serveFile: ((url: URL) => Response | undefined) | undefined;
+  /**
    * Like Chatwoot, deliver webhooks for changes made through the API (status
    * changes with their CSAT survey, incoming-message echoes). Off by default.
    */
@@ -414,6 +420,8 @@ export class FakeChatwoot {
 
   async #handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
+    const served = this.serveFile?.(url);
+    if (served) return served;
     const storage = this.#storage(url);
     if (storage) return storage;
     let body: unknown = undefined;

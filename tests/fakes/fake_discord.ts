@@ -53,7 +53,11 @@ export interface DmInput {
   username?: string;
   globalName?: string | null;
   content: string;
-  files?: FakeFile[];
+  /**
+   * `url` and `size` override what the gateway event says about a file (a link
+   * off the CDN, a size that lies); the CDN still serves `bytes` at its own path.
+   */
+  files?: (FakeFile & { url?: string; size?: number })[];
   stickers?: { id: string; name: string; formatType: number }[];
   /** The message this one replies to. */
   replyTo?: string;
@@ -61,6 +65,30 @@ export interface DmInput {
   /** Make it a guild message (the bridge must ignore it). */
   guildId?: string;
   bot?: boolean;
+}
+
+/**
+ * How the fake gateway treats one connection attempt (see `failNextConnections`):
+ * - refuse: answers the WebSocket upgrade with this HTTP status (Discord down, a proxy's 503);
+ * - closeBeforeHello: accepts the upgrade, then closes with `code` before sending HELLO;
+ * - closeAfterHello: sends HELLO, then closes with `code` instead of answering IDENTIFY/RESUME;
+ * - invalidSession: sends HELLO, answers IDENTIFY/RESUME with op 9 (`resumable`), stays open;
+ * - silent: sends HELLO, then never answers anything again (a zombie: no READY, no heartbeat ACK);
+ * - hang: never answers the upgrade request at all (until the fake closes).
+ */
+export type GatewayFault =
+  | { kind: "refuse"; status: number }
+  | { kind: "closeBeforeHello"; code: number }
+  | { kind: "closeAfterHello"; code: number }
+  | { kind: "invalidSession"; resumable: boolean }
+  | { kind: "silent" }
+  | { kind: "hang" };
+
+/** One request to the gateway endpoint, as the fake saw it. */
+export interface GatewayAttempt {
+  at: number;
+  /** The fault applied, or "accepted" for a normal session. */
+  outcome: GatewayFault["kind"] | "accepted";
 }
 
 const DISCORD_EPOCH = 1420070400000n;
@@ -111,10 +139,22 @@ export class FakeDiscord {
   delayMs = 0;
   #recent: number[] = [];
   #buckets = new Map<string, { remaining: number; resetAt: number }>();
+  /** Every request to the gateway endpoint (upgrade attempts), refused or not, in order. */
+  readonly gatewayAttempts: GatewayAttempt[] = [];
+  /** Faults for the next connection attempts, applied in order (one per attempt). */
+  readonly gatewayFaults: GatewayFault[] = [];
+  /** What GET /gateway/bot reports as `session_start_limit`; each IDENTIFY spends one. */
+  sessionStartLimit = { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 };
+  /** Silent sockets stop answering heartbeats too; they are still closed by `close()`. */
+  #silent = new Set<WebSocket>();
+  /** Upgrade requests held unanswered (fault "hang"); answered 503 when the fake closes. */
+  #hung: (() => void)[] = [];
   /** When set, every IDENTIFY is answered with this close (4014 disallowed intents, say). */
   refuseIdentify: { code: number; reason: string } | undefined;
   /** Files on the fake CDN by path; a path not here answers 404 (an expired link, say). */
   readonly cdn = new Map<string, FakeFile>();
+  /** Answers CDN requests before `cdn` does (a file that lies about its size, say). */
+  serveCdn: ((path: string) => Response | undefined) | undefined;
   /** Messages the bot deleted. */
   readonly deleted: { channelId: string; messageId: string }[] = [];
   /** Channels the bot showed itself typing in, with the time. */
@@ -163,6 +203,13 @@ export class FakeDiscord {
   }
   get gatewayUrl(): string {
     return `ws://127.0.0.1:${this.port}/gateway`;
+  }
+  /** HELLO's heartbeat interval for the next connections (Discordeno needs at least 1017 ms). */
+  get heartbeatMs(): number {
+    return this.#heartbeatMs;
+  }
+  set heartbeatMs(ms: number) {
+    this.#heartbeatMs = ms;
   }
   get connectedSessions(): number {
     return this.#ready.size;
@@ -255,11 +302,11 @@ export class FakeDiscord {
       const id = snowflake();
       const path = `/attachments/${channelId}/${id}/${encodeURIComponent(f.name)}`;
       this.cdn.set(path, f);
-      const url = `${this.cdnBase}${path}?ex=signed`;
+      const url = f.url ?? `${this.cdnBase}${path}?ex=signed`;
       return {
         id,
         filename: f.name,
-        size: f.bytes.byteLength,
+        size: f.size ?? f.bytes.byteLength,
         url,
         proxy_url: url,
         content_type: f.contentType,
@@ -399,6 +446,19 @@ export class FakeDiscord {
     for (const socket of this.#ready) socket.send(JSON.stringify({ op: 0, t, s, d }));
   }
 
+  /** The next `count` connection attempts fail with `fault`; later ones are served normally. */
+  failNextConnections(count: number, fault: GatewayFault): void {
+    for (let i = 0; i < count; i++) this.gatewayFaults.push(fault);
+  }
+
+  /** Makes every open gateway connection go silent (a zombie): no ACKs, no events, no answers. */
+  silenceGateway(): void {
+    for (const socket of this.#sockets) {
+      this.#silent.add(socket);
+      this.#ready.delete(socket);
+    }
+  }
+
   /** Closes every gateway connection with a close code (4004, 4014, … are fatal for the client). */
   closeGateway(code: number, reason: string): void {
     for (const socket of this.#sockets) socket.close(code, reason);
@@ -419,6 +479,7 @@ export class FakeDiscord {
   }
 
   async close(): Promise<void> {
+    for (const answer of this.#hung.splice(0)) answer();
     for (const socket of this.#sockets) {
       try {
         socket.close(1001, "fake discord closing");
@@ -429,10 +490,25 @@ export class FakeDiscord {
 
   // ------------------------------------------------------------ gateway
 
-  #gateway(req: Request): Response {
+  #gateway(req: Request): Response | Promise<Response> {
+    const fault = this.gatewayFaults.shift();
+    this.gatewayAttempts.push({ at: Date.now(), outcome: fault?.kind ?? "accepted" });
+    if (fault?.kind === "refuse") {
+      return new Response("upstream unavailable", { status: fault.status });
+    }
+    if (fault?.kind === "hang") {
+      return new Promise((resolve) =>
+        this.#hung.push(() => resolve(new Response("closing", { status: 503 })))
+      );
+    }
     const { socket, response } = Deno.upgradeWebSocket(req);
     this.#sockets.add(socket);
+    if (fault?.kind === "silent") this.#silent.add(socket);
     socket.onopen = () => {
+      if (fault?.kind === "closeBeforeHello") {
+        socket.close(fault.code, "closed by the fake before HELLO");
+        return;
+      }
       socket.send(
         JSON.stringify({ op: 10, d: { heartbeat_interval: this.#heartbeatMs }, s: null, t: null }),
       );
@@ -440,9 +516,16 @@ export class FakeDiscord {
     socket.onclose = () => {
       this.#sockets.delete(socket);
       this.#ready.delete(socket);
+      this.#silent.delete(socket);
     };
     socket.onerror = () => {};
     socket.onmessage = (event) => {
+      if (this.#silent.has(socket)) return;
+      if (fault?.kind === "closeBeforeHello") return;
+      if (fault?.kind === "closeAfterHello") {
+        socket.close(fault.code, "closed by the fake after HELLO");
+        return;
+      }
       let packet: { op: number; d: Record<string, unknown> };
       try {
         packet = JSON.parse(String(event.data));
@@ -457,6 +540,11 @@ export class FakeDiscord {
           break;
         case 2:
           this.identifies.push(packet.d);
+          this.sessionStartLimit.remaining = Math.max(0, this.sessionStartLimit.remaining - 1);
+          if (fault?.kind === "invalidSession") {
+            socket.send(JSON.stringify({ op: 9, d: fault.resumable, s: null, t: null }));
+            return;
+          }
           if (this.refuseIdentify) {
             socket.close(this.refuseIdentify.code, this.refuseIdentify.reason);
             return;
@@ -482,6 +570,10 @@ export class FakeDiscord {
           }));
           break;
         case 6:
+          if (fault?.kind === "invalidSession") {
+            socket.send(JSON.stringify({ op: 9, d: fault.resumable, s: null, t: null }));
+            return;
+          }
           if (packet.d.token !== `Bot ${this.token}`) {
             socket.close(4004, "Authentication failed.");
             return;
@@ -500,6 +592,8 @@ export class FakeDiscord {
     const url = new URL(req.url);
     if (url.pathname === "/gateway") return this.#gateway(req);
     if (url.pathname.startsWith("/cdn/")) {
+      const served = this.serveCdn?.(url.pathname.slice("/cdn".length));
+      if (served) return served;
       const file = this.cdn.get(url.pathname.slice("/cdn".length));
       return file
         ? new Response(file.bytes.slice(), { headers: { "content-type": file.contentType } })
@@ -559,7 +653,7 @@ export class FakeDiscord {
       return json({
         url: this.gatewayUrl,
         shards: 1,
-        session_start_limit: { total: 1000, remaining: 999, reset_after: 0, max_concurrency: 1 },
+        session_start_limit: { ...this.sessionStartLimit },
       });
     }
     if (method === "POST" && path === "/users/@me/channels") {

@@ -1,0 +1,146 @@
+/**
+ * The lease a drain holds on one mailbox, and the only way a drain writes.
+ *
+ * Contract:
+ * - While the drain runs, the lease is renewed in the background (every third
+ *   of its length), so a slow handler is never taken over while its process is
+ *   alive; only a process that stalls or dies loses it.
+ * - Every write is a commit checked against the lease's versionstamp and
+ *   serialized with the renewals (a renewal changes the versionstamp, so a
+ *   write racing it would look stale). A drain that lost its lease can write
+ *   nothing, and `signal` aborts so that its handler stops before its next
+ *   side effect.
+ * - A locked database (another process writing) is retried briefly, not
+ *   treated as a failure of the item.
+ */
+import { isTransientStorageError } from "../bridge/errors.ts";
+
+export interface Lease {
+  owner: string;
+  expiresAt: number;
+}
+
+export class LostLease extends Error {
+  constructor() {
+    super("mailbox lease lost to another instance");
+  }
+}
+
+const STORAGE_RETRY_DELAYS_MS = [20, 50, 100, 200, 400];
+
+/** Runs a KV operation, retrying it while the database is locked by another writer. */
+export async function withStorageRetries<T>(operation: () => Promise<T>): Promise<T> {
+  for (let i = 0;; i++) {
+    try {
+      return await operation();
+    } catch (error) {
+      if (!isTransientStorageError(error) || i >= STORAGE_RETRY_DELAYS_MS.length) throw error;
+      await new Promise((r) => setTimeout(r, STORAGE_RETRY_DELAYS_MS[i]));
+    }
+  }
+}
+
+export class DrainLease {
+  readonly #kv: Deno.Kv;
+  readonly #owner: string;
+  #entry: Deno.KvEntryMaybe<Lease>;
+  readonly #leaseMs: number;
+  readonly #now: () => number;
+  readonly #lost = new AbortController();
+  #chain: Promise<unknown> = Promise.resolve();
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #released = false;
+  #abandoned = false;
+
+  constructor(
+    kv: Deno.Kv,
+    entry: Deno.KvEntryMaybe<Lease>,
+    options: { owner: string; leaseMs: number; now: () => number; renewEveryMs: number },
+  ) {
+    this.#kv = kv;
+    this.#owner = options.owner;
+    this.#entry = entry;
+    this.#leaseMs = options.leaseMs;
+    this.#now = options.now;
+    this.#timer = setInterval(() => void this.#renew().catch(() => {}), options.renewEveryMs);
+  }
+
+  /** Aborted once the lease is known to be lost: the handler must not start another side effect. */
+  get signal(): AbortSignal {
+    return this.#lost.signal;
+  }
+
+  /** The lease is gone from KV (released with the drain's last commit, or taken over). */
+  get ended(): boolean {
+    return this.#released || this.#abandoned || this.#lost.signal.aborted;
+  }
+
+  /**
+   * Commits what `build` adds, checked against the lease. True when it went
+   * through; false when another check in it failed while the lease is still
+   * held; throws LostLease when the lease is gone. `releases`: the commit
+   * deletes the lease (the drain's last write).
+   */
+  commit(
+    build: (op: Deno.AtomicOperation, leaseKey: Deno.KvKey) => Deno.AtomicOperation,
+    options: { releases?: boolean } = {},
+  ): Promise<boolean> {
+    return this.#serialized(async () => {
+      if (this.ended) throw new LostLease();
+      const entry = this.#entry;
+      const res = await withStorageRetries(() =>
+        build(this.#kv.atomic().check(entry), entry.key).commit()
+      );
+      if (res.ok) {
+        if (options.releases) this.#released = true;
+        return true;
+      }
+      const current = await withStorageRetries(() => this.#kv.get(entry.key));
+      if (current.versionstamp !== entry.versionstamp) {
+        this.#lost.abort(new LostLease());
+        throw new LostLease();
+      }
+      return false;
+    });
+  }
+
+  /** Stops renewing and, unless it already ended, deletes the lease. */
+  async release(): Promise<void> {
+    this.stopRenewing();
+    if (this.ended) return;
+    await this.commit((op, key) => op.delete(key), { releases: true }).catch(() => {});
+  }
+
+  /**
+   * Stops renewing and leaves the lease in KV to run out: whoever drains next
+   * then knows the drain ended abnormally and the head item may have been tried.
+   */
+  abandon(): void {
+    this.#abandoned = true;
+    this.stopRenewing();
+  }
+
+  stopRenewing(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #renew(): Promise<void> {
+    return this.#serialized(async () => {
+      if (this.ended || this.#timer === undefined) return;
+      const renewed: Lease = { owner: this.#owner, expiresAt: this.#now() + this.#leaseMs };
+      const key = this.#entry.key;
+      const res = await withStorageRetries(() =>
+        this.#kv.atomic().check(this.#entry).set(key, renewed).commit()
+      );
+      if (res.ok) this.#entry = { key, value: renewed, versionstamp: res.versionstamp };
+      else this.#lost.abort(new LostLease());
+    });
+  }
+
+  #serialized<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(step, step);
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+}
