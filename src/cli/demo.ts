@@ -4,7 +4,7 @@
  * scripted conversation plays out as a readable transcript. No accounts, no
  * network beyond loopback, nothing kept afterwards.
  */
-import type { RunningBridge } from "../../main.ts";
+import type { RunningBridge } from "../app/start_bridge.ts";
 import { FakeChatwoot } from "../../tests/fakes/fake_chatwoot.ts";
 import { FakeDiscord, type FakeMessage } from "../../tests/fakes/fake_discord.ts";
 import { fakeEnv } from "../../tests/fakes/fake_env.ts";
