@@ -8,9 +8,9 @@ import { startBridge } from "../main.ts";
 import { loadConfig } from "../src/config.ts";
 import { createMemoryBudget, type MemoryBudget } from "../src/jobs/memory_budget.ts";
 import { createLogger } from "../src/log.ts";
-import { FakeChatwoot } from "./fakes/fake_chatwoot.ts";
-import { FakeDiscord } from "./fakes/fake_discord.ts";
-import { fakeEnv } from "./fakes/fake_env.ts";
+import { FakeChatwoot } from "../src/fakes/fake_chatwoot.ts";
+import { FakeDiscord } from "../src/fakes/fake_discord.ts";
+import { fakeEnv } from "../src/fakes/fake_env.ts";
 import { startHarness } from "./helpers/harness.ts";
 import { openTicket } from "./helpers/tickets.ts";
 

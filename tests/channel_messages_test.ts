@@ -92,29 +92,34 @@ Deno.test("an agent deleting a message deletes its Discord copy; delivered repli
 });
 
 Deno.test("typing shows on both sides: the contact in Chatwoot, the bot in the DM", async () => {
-  await using h = await startHarness({ env: quiet });
+  // Production: off after 10 s of quiet, renewed every 8 s. Here: 1.2 s and 0.5 s (the
+  // renewal still comes first, and leaves time to see that typing_off stops it).
+  await using h = await startHarness({
+    env: quiet,
+    timings: { userTypingIdleMs: 1_200, agentTypingRenewMs: 500 },
+  });
   const userId = "690000000000000005";
   const { conversationId } = await openTicket(h, userId);
   h.chatwoot.inbox.inbox_identifier = "fakeInboxIdentifier123";
 
-  // User typing: on once however often Discord repeats it, off after 10 s of quiet.
+  // User typing: on once however often Discord repeats it, off after a quiet spell.
   h.discord.startTyping(userId);
   h.discord.startTyping(userId);
   await h.chatwoot.waitFor(() => h.chatwoot.contactTyping.length === 1, "typing on");
   assert.deepEqual(h.chatwoot.contactTyping[0], { conversationId, status: "on" });
 
-  // Agent typing: shown at once and renewed every 8 s; a private note's typing is not shown.
+  // Agent typing: shown at once and renewed; a private note's typing is not shown.
   await h.chatwoot.deliver(h.chatwoot.typingPayload(conversationId, true, { private: true }));
   await h.chatwoot.deliver(h.chatwoot.typingPayload(conversationId, true, { byContact: true }));
   await settle(h, 100);
   assert.equal(h.discord.typing.length, 0);
   await h.chatwoot.deliver(h.chatwoot.typingPayload(conversationId, true));
   await h.discord.waitFor(() => h.discord.typing.length === 1, "the bot typing");
-  await h.discord.waitFor(() => h.discord.typing.length === 2, "renewed typing", 9_000);
+  await h.discord.waitFor(() => h.discord.typing.length === 2, "renewed typing", 2_000);
   await h.chatwoot.deliver(h.chatwoot.typingPayload(conversationId, false));
-  await h.chatwoot.waitFor(() => h.chatwoot.contactTyping.length === 2, "typing off", 6_000);
+  await h.chatwoot.waitFor(() => h.chatwoot.contactTyping.length === 2, "typing off", 2_000);
   assert.equal(h.chatwoot.contactTyping[1].status, "off");
-  await settle(h, 300);
+  await settle(h, 600); // longer than a renewal period
   assert.equal(h.discord.typing.length, 2, "no renewal after typing_off");
 });
 

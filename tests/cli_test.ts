@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { checkConfig } from "../src/cli/check_config.ts";
 import { loadConfig } from "../src/config.ts";
-import { fakeToken } from "./fakes/fake_discord.ts";
+import { fakeToken } from "../src/fakes/fake_discord.ts";
 import { fakeEnv } from "./helpers/harness.ts";
 import { withFakes } from "./helpers/with_fakes.ts";
 import { freePort, spawnCordwoot } from "./helpers/process.ts";

@@ -159,3 +159,55 @@ Deno.test("`cordwoot dead-letters` runs from the command line against KV_PATH", 
   assert.match(dropped.stdout, /^dropped /);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("a retried dead letter resumes with the progress it had and looks before repeating anything", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const seen: { firstAttempt: boolean; progress: Record<string, unknown> }[] = [];
+  let cured = false;
+  const mailboxes = new Mailboxes({
+    kv,
+    wakeups: inlineWakeups(),
+    log: silentLogger,
+    retryDelayMs: () => 5,
+    handlers: {
+      in: () => Promise.resolve(),
+      out: async (_user, entry, checkpoint, context) => {
+        seen.push({ firstAttempt: context.firstAttempt, progress: entry.progress });
+        if (cured) return;
+        await checkpoint({ sentPartIds: ["part-1"] }); // part 1 reached Discord
+        throw new Refused("part 2 refused");
+      },
+    },
+  });
+  mailboxes.listen();
+  await mailboxes.append({ dir: "out", userId: ALICE, items: [{ seq: 1n, item: "long reply" }] });
+  await untilDead(kv, 1);
+  cured = true;
+  assert.equal((await run(kv, ["retry", "--user", ALICE])).code, 0);
+  await mailboxes.sweep();
+  await mailboxes.idle();
+  const last = seen.at(-1);
+  assert.deepEqual(last, { firstAttempt: false, progress: { sentPartIds: ["part-1"] } });
+  await mailboxes.stop();
+});
+
+Deno.test("/healthz counts notice what changed outside this process (another instance, the CLI)", async () => {
+  using kv = await Deno.openKv(":memory:");
+  let now = Date.now();
+  const { mailboxes } = poisonedMailboxes(kv, []);
+  const counted = new Mailboxes({
+    kv,
+    wakeups: inlineWakeups(),
+    log: silentLogger,
+    now: () => now,
+    handlers: { in: () => Promise.resolve(), out: () => Promise.resolve() },
+  });
+  await mailboxes.append({ dir: "in", userId: ALICE, items: [{ seq: 1n, item: "poison" }] });
+  await untilDead(kv, 1);
+  assert.equal((await counted.stats()).dead, 1);
+  await run(kv, ["drop", "--all"]); // another process
+  assert.equal((await counted.stats()).dead, 1, "counted a moment ago");
+  now += 6_000;
+  assert.equal((await counted.stats()).dead, 0, "counted again after a few seconds");
+  await Promise.all([mailboxes.stop(), counted.stop()]);
+});

@@ -3,7 +3,12 @@ import { startHarness } from "./helpers/harness.ts";
 import { openTicket, settle } from "./helpers/tickets.ts";
 
 Deno.test("DMs closed: the Chatwoot message is marked failed with the reason, one private note, no retry loop", async () => {
-  await using h = await startHarness({ env: { GREETING_ENABLED: "false" } });
+  // Retries and service probes 100 ms apart (production: 1 s and up, 2 s), so a retry loop
+  // would show within 500 ms.
+  await using h = await startHarness({
+    env: { GREETING_ENABLED: "false" },
+    timings: { retryDelayMs: () => 100, probeMs: 100 },
+  });
   const userId = "650000000000000001";
   const { conversationId } = await openTicket(h, userId);
   h.discord.closedDms.add(userId);
@@ -28,7 +33,7 @@ Deno.test("DMs closed: the Chatwoot message is marked failed with the reason, on
   assert.equal(notes.length, 1, "the private note is written once");
   assert.match(notes[0].content, /cannot reach the user on Discord/);
   const attempts = h.discord.requestsTo("POST", /^\/channels\/\d+\/messages$/).length;
-  await settle(h, 1500);
+  await settle(h, 500);
   assert.equal(
     h.discord.requestsTo("POST", /^\/channels\/\d+\/messages$/).length,
     attempts,

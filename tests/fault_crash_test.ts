@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import type { FakeChatwoot } from "./fakes/fake_chatwoot.ts";
-import type { FakeDiscord } from "./fakes/fake_discord.ts";
+import type { FakeChatwoot } from "../src/fakes/fake_chatwoot.ts";
+import type { FakeDiscord } from "../src/fakes/fake_discord.ts";
 import { fakeEnv } from "./helpers/harness.ts";
 import { withFakes } from "./helpers/with_fakes.ts";
-import { freePort, spawnCordwoot } from "./helpers/process.ts";
+import { freePort, SERVE_SHORT_LEASES, spawnCordwoot } from "./helpers/process.ts";
 
 function bridgeEnv(discord: FakeDiscord, chatwoot: FakeChatwoot, port: number) {
   const dir = Deno.makeTempDirSync();
@@ -19,7 +19,8 @@ Deno.test("SIGKILL during a burst of 50 DMs from 5 users: after restart every DM
   await withFakes(async (discord, chatwoot) => {
     chatwoot.delayMs = 15; // every Chatwoot call takes a while, so the kill lands mid-burst
     const env = bridgeEnv(discord, chatwoot, freePort());
-    const first = spawnCordwoot([], { env });
+    // 3 s leases: the restarted process takes the killed one's mailboxes over after 3 s, not 15 s.
+    const first = spawnCordwoot([], { env, entry: SERVE_SHORT_LEASES });
     await first.waitForLog("discord gateway ready");
     const users = [1, 2, 3, 4, 5].map((n) => `67000000000000000${n}`);
     const sent: { userId: string; messageId: string }[] = [];
@@ -38,7 +39,7 @@ Deno.test("SIGKILL during a burst of 50 DMs from 5 users: after restart every DM
     assert.ok(deliveredBeforeKill < 50, "the kill happened mid-burst");
 
     const restartedAt = Date.now();
-    const second = spawnCordwoot([], { env });
+    const second = spawnCordwoot([], { env, entry: SERVE_SHORT_LEASES });
     await chatwoot.waitFor(
       () => sent.every((s) => chatwoot.messages.some((m) => m.source_id === s.messageId)),
       "every DM after the restart",
@@ -122,7 +123,7 @@ Deno.test("SIGTERM lets the DM in flight finish, then exits cleanly", async () =
     const env = bridgeEnv(discord, chatwoot, freePort());
     const run = spawnCordwoot([], { env });
     await run.waitForLog("discord gateway ready");
-    chatwoot.delayMs = 700; // a first contact makes three calls: about 2 s of work
+    chatwoot.delayMs = 300; // a first contact makes three calls: about 1 s of work
     const dm = discord.sendDm({ userId: "670000000000000021", content: "in flight" });
     await run.waitForLog('"msg":"dm queued"');
     const stoppedAt = Date.now();

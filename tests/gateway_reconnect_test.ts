@@ -13,7 +13,7 @@ import {
   type GatewayTimings,
   identifyWait,
 } from "../src/discord/reconnect_policy.ts";
-import type { FakeDiscord, GatewayFault } from "./fakes/fake_discord.ts";
+import type { FakeDiscord, GatewayFault } from "../src/fakes/fake_discord.ts";
 import { type Harness, startHarness } from "./helpers/harness.ts";
 
 /** The production timings divided by 200: 5 ms doubling to 300 ms, ±20 %. */

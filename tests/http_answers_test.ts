@@ -3,7 +3,7 @@
  * bridge serves, no metrics without METRICS_TOKEN, no secrets in /healthz.
  */
 import assert from "node:assert/strict";
-import { hmacHex } from "./fakes/fake_chatwoot.ts";
+import { hmacHex } from "../src/fakes/fake_chatwoot.ts";
 import { startHarness } from "./helpers/harness.ts";
 import { openTicket, settle } from "./helpers/tickets.ts";
 

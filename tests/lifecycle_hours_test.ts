@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { startHarness } from "./helpers/harness.ts";
 import { embedsSentTo, openTicket, settle, waitForEmbed } from "./helpers/tickets.ts";
 import type { Harness } from "./helpers/harness.ts";
+import { TENTH_TIMINGS } from "./helpers/timings.ts";
 
 /** Working hours that are closed now: open only on a day that is not today (UTC). */
 async function closeTheInbox(h: Harness, outOfOffice: string | null) {
@@ -91,7 +92,10 @@ Deno.test("presence follows working hours: idle with the offline text when close
 });
 
 Deno.test("while Chatwoot is unreachable the user is told once that delivery is delayed", async () => {
-  await using h = await startHarness({ env: { GREETING_ENABLED: "false" } });
+  await using h = await startHarness({
+    env: { GREETING_ENABLED: "false" },
+    timings: TENTH_TIMINGS,
+  });
   let down = true;
   h.chatwoot.intercept = () => down ? new Response("Retry later\n", { status: 429 }) : undefined;
   const userId = "610000000000000004";

@@ -54,7 +54,7 @@ for (const mode of ["queue", "inline"] as const) {
         dir: "in",
         userId: "u1",
         items: [{ seq: 9n, item: "dup" }],
-        dedupe: { kind: "t", id: "1" },
+        dedupe: { kind: "notice", id: "1" },
       }),
       true,
     );
@@ -63,7 +63,7 @@ for (const mode of ["queue", "inline"] as const) {
         dir: "in",
         userId: "u1",
         items: [{ seq: 10n, item: "dup" }],
-        dedupe: { kind: "t", id: "1" },
+        dedupe: { kind: "notice", id: "1" },
       }),
       false,
       "a second append with the same dedupe key is refused",

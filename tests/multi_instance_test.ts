@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
-import { FakeChatwoot } from "./fakes/fake_chatwoot.ts";
-import { FakeDiscord } from "./fakes/fake_discord.ts";
+import { FakeChatwoot } from "../src/fakes/fake_chatwoot.ts";
+import { FakeDiscord } from "../src/fakes/fake_discord.ts";
 import { fakeEnv } from "./helpers/harness.ts";
-import { freePort, spawnCordwoot } from "./helpers/process.ts";
+import { freePort, SERVE_SHORT_LEASES, spawnCordwoot } from "./helpers/process.ts";
 
 Deno.test("two instances on one KV: one gateway; kill the leader, the other takes over, nothing twice", async () => {
   const discord = FakeDiscord.start();
@@ -16,10 +16,11 @@ Deno.test("two instances on one KV: one gateway; kill the leader, the other take
       LOG_LEVEL: "info",
     });
   const [portA, portB] = [freePort(), freePort()];
-  const a = spawnCordwoot([], { env: env(portA) });
+  // 3 s leases (15 s in production): the standby takes the gateway over 3 s after the kill.
+  const a = spawnCordwoot([], { env: env(portA), entry: SERVE_SHORT_LEASES });
   try {
     await a.waitForLog("discord gateway ready");
-    const b = spawnCordwoot([], { env: env(portB) });
+    const b = spawnCordwoot([], { env: env(portB), entry: SERVE_SHORT_LEASES });
     try {
       await b.waitForLog("http server listening");
       let state = "";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { fakeToken } from "./fakes/fake_discord.ts";
+import { fakeToken } from "../src/fakes/fake_discord.ts";
 import { fakeEnv } from "./helpers/harness.ts";
 import { withFakes } from "./helpers/with_fakes.ts";
 import { spawnCordwoot } from "./helpers/process.ts";

@@ -6,8 +6,8 @@
  * the status webhook that follows does not send a second notice; when
  * Chatwoot refuses, the record is put back as it was.
  */
+import type { NoticeEmbed } from "./items.ts";
 import { describeError } from "./errors.ts";
-import type { NoticeEmbed } from "./notices.ts";
 import type {
   ChatwootPort,
   ConversationDetails,

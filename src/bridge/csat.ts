@@ -7,10 +7,10 @@
  * interaction while its token lives, by DM after that).
  */
 import { isServiceStatus } from "./errors.ts";
-import { notice, type NoticeEmbed } from "./notices.ts";
-import type { CsatPromptItem, NoticeDeps } from "./outbound.ts";
-import { sendNotice } from "./outbound.ts";
-import type { ChatwootPort, CsatStore, DiscordPort, Logger, MailboxPort } from "./ports.ts";
+import type { CsatPromptItem, CsatSubmission, NoticeEmbed } from "./items.ts";
+import { notice } from "./notices.ts";
+import { type NoticeDeps, sendNotice } from "./outbound.ts";
+import type { ChatwootPort, CsatStore, InteractionReplies, MailboxPort } from "./ports.ts";
 
 export const CSAT_CUSTOM_ID_PREFIX = "csat:";
 export const CSAT_COMMENT_MAX = 500;
@@ -22,22 +22,12 @@ export interface CsatTexts {
   commentPlaceholder: string;
 }
 
-/** A rating waiting in the inbound mailbox. Plain data: it is stored in KV. */
-export interface CsatSubmission {
-  kind: "csat_rating";
-  uuid: string;
-  discordUserId: string;
-  rating: number;
-  comment: string;
-  /** To tell the user the outcome in the interaction (valid 15 minutes). */
-  interactionToken: string;
-  receivedAt: number;
-}
-
-/** Reply to the interaction that submitted a rating, or DM the user once the token expired. */
-export interface InteractionReplies {
-  editReply(interactionToken: string, embed: NoticeEmbed): Promise<void>;
-}
+/** What the survey's use cases need: asking (a notice with a button) and submitting. */
+export type CsatDeps = NoticeDeps & {
+  chatwoot: ChatwootPort;
+  replies: InteractionReplies;
+  texts: CsatTexts;
+};
 
 export function csatButton(uuid: string, label: string, disabled = false) {
   return { customId: `${CSAT_CUSTOM_ID_PREFIX}${uuid}`, label, disabled };
@@ -45,7 +35,7 @@ export function csatButton(uuid: string, label: string, disabled = false) {
 
 /** Outbound step: show the question with its button (reading the survey id if the link lacked it). */
 export async function askForRating(
-  deps: NoticeDeps & { chatwoot: ChatwootPort; texts: CsatTexts },
+  deps: CsatDeps,
   item: CsatPromptItem,
 ): Promise<void> {
   const uuid = item.uuid ?? (await deps.chatwoot.getConversation(item.conversationId)).uuid;
@@ -122,14 +112,7 @@ export async function acceptRating(
 
 /** Inbound step: send the rating to Chatwoot, then close the survey for the user. */
 export async function submitRating(
-  deps: {
-    chatwoot: ChatwootPort;
-    discord: DiscordPort;
-    csat: CsatStore;
-    replies: InteractionReplies;
-    texts: CsatTexts;
-    log: Logger;
-  },
+  deps: CsatDeps,
   item: CsatSubmission,
 ): Promise<void> {
   const log = deps.log.child({ discordUserId: item.discordUserId, csat: item.uuid });

@@ -3,25 +3,14 @@
  * API cannot change an incoming message, so the change is posted as a new
  * incoming message that quotes (replies to) the original.
  */
+import type { DmDeletion, DmEdit } from "./items.ts";
 import type { ChatwootPort, Logger, MessageLinks, TicketStore } from "./ports.ts";
 
-export interface DmEdit {
-  kind: "dm_edit";
-  messageId: string;
-  channelId: string;
-  userId: string;
-  content: string;
-  /** Epoch ms of the edit (Discord's edited_timestamp). */
-  editedAt: number;
-  receivedAt: number;
-}
-
-export interface DmDeletion {
-  kind: "dm_delete";
-  messageId: string;
-  channelId: string;
-  userId: string;
-  receivedAt: number;
+export interface DmChangeDeps {
+  chatwoot: ChatwootPort;
+  tickets: TicketStore;
+  links: MessageLinks;
+  log: Logger;
 }
 
 export function changeText(change: DmEdit | DmDeletion): string {
@@ -37,12 +26,7 @@ export function changeSourceId(change: DmEdit | DmDeletion): string {
 }
 
 export async function forwardDmChange(
-  deps: {
-    chatwoot: ChatwootPort;
-    tickets: TicketStore;
-    links: MessageLinks;
-    log: Logger;
-  },
+  deps: DmChangeDeps,
   change: DmEdit | DmDeletion,
   /** False when this change may have been posted already (an earlier attempt failed or died). */
   attempt: { firstAttempt: boolean },

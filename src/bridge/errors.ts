@@ -9,6 +9,8 @@ export abstract class ServiceError extends Error {
   abstract readonly status: number;
   /** The service's own error code where it has one (Discord JSON `code`). */
   readonly code?: number;
+  /** A 429's Retry-After: how long the service asked to be left alone. */
+  retryAfterMs?: number;
 
   get retryable(): boolean {
     return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
@@ -37,28 +39,48 @@ export type Failure =
     service: OutageService;
     reason: string;
     /**
-     * A server error or no answer: the service's own health check can tell whether it is down
-     * or only fails this item. (Rate limits, refused tokens and a locked database are the
-     * service's for sure.)
+     * A server error, no answer, or Chatwoot's 403: the service may be down, or refuse only
+     * this item (Chatwoot answers 403 for a conversation the token's user cannot see). It is
+     * the item's when the service answers its health check and other deliveries to it
+     * succeed meanwhile. Rate limits, a refused token and a locked database are the service's.
      */
     mayBeItem: boolean;
+    /** A 429: not an outage to show or probe; retried after the wait the service asked for. */
+    rateLimit?: { retryAfterMs?: number };
   }
   | { cause: "item"; service?: ServiceError["service"]; reason: string };
 
 export function classifyFailure(error: unknown): Failure {
   const reason = describeError(error);
   if (error instanceof ServiceError) {
-    if (error.retryable) {
-      return { cause: "outage", service: error.service, reason, mayBeItem: error.status !== 429 };
+    if (error.status === 429) {
+      return {
+        cause: "outage",
+        service: error.service,
+        reason,
+        mayBeItem: false,
+        rateLimit: error.retryAfterMs === undefined ? {} : { retryAfterMs: error.retryAfterMs },
+      };
     }
-    // A rejected token stops every request, not just this one. Chatwoot answers 403 when the
-    // token's user lost access to the account or inbox; Discord's 403s are per user or channel.
-    if (error.status === 401 || (error.status === 403 && error.service === "chatwoot")) {
+    if (error.retryable) {
+      return { cause: "outage", service: error.service, reason, mayBeItem: true };
+    }
+    // A rejected token stops every request, not just this one. Discord's 403s are per user or
+    // channel; Chatwoot's are either (the token lost the account, or this conversation only).
+    if (error.status === 401) {
       return {
         cause: "outage",
         service: error.service,
         reason: `credentials refused: ${reason}`,
         mayBeItem: false,
+      };
+    }
+    if (error.status === 403 && error.service === "chatwoot") {
+      return {
+        cause: "outage",
+        service: error.service,
+        reason: `refused: ${reason}`,
+        mayBeItem: true,
       };
     }
     return { cause: "item", service: error.service, reason };

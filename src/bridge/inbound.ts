@@ -10,7 +10,8 @@
  */
 import { downloadWithinBudget, formatBytes } from "./attachment_downloads.ts";
 import { isRetryable, isServiceStatus, ServiceError } from "./errors.ts";
-import { backAtLine, notice, type OutboundNotice, renderTemplate } from "./notices.ts";
+import type { DiscordAuthor, DmAttachment, DmProgress, InboundDm, UserNotice } from "./items.ts";
+import { backAtLine, notice, renderTemplate } from "./notices.ts";
 import type {
   AttachmentMemory,
   ChatwootPort,
@@ -27,50 +28,12 @@ import type {
 import {
   ContactBlocked,
   type ContactEnrichment,
-  type DiscordAuthor,
   displayName,
   forgetConversation,
   type ResolvedTicket,
   resolveTicket,
 } from "./ticket.ts";
 import { isOpenAt, nextOpening, type WorkingSchedule } from "./working_hours.ts";
-
-/** A file a user sent: downloaded from Discord's CDN when the DM is delivered. */
-export interface DmAttachment {
-  id: string;
-  filename: string;
-  url: string;
-  contentType: string;
-  /** Bytes; 0 when Discord does not say (stickers). */
-  size: number;
-}
-
-/** A DM waiting in the inbound mailbox. Plain data: it is stored in KV. */
-export interface InboundDm {
-  kind: "dm";
-  messageId: string;
-  channelId: string;
-  author: DiscordAuthor;
-  /** Readable text: Discord mentions and emoji already rendered. */
-  content: string;
-  /** The Discord message this one replies to. */
-  replyTo?: string;
-  /** Sent with the ticket slash command instead of a DM: answered in the interaction, no ✅. */
-  viaCommand?: { interactionToken: string };
-  attachments?: DmAttachment[];
-
-  /** Epoch ms when the gateway handed it over. */
-  receivedAt: number;
-}
-
-/** How far a DM got; saved after each step so a retry resumes there. */
-export interface DmProgress {
-  /** Set once Chatwoot has it (saved only when a later step fails). */
-  chatwootMessageId?: number;
-  conversationId?: number;
-  /** The user was told delivery is delayed while this DM waited. */
-  delayNotified?: boolean;
-}
 
 export interface InboundTexts {
   outsideHoursAccept: boolean;
@@ -298,9 +261,7 @@ async function collectAttachments(
   return { files, notes: ordered, release };
 }
 
-export { formatBytes };
-
-function queueNotice(deps: Pick<InboundDeps, "mailbox" | "nextSeq">, item: OutboundNotice) {
+function queueNotice(deps: Pick<InboundDeps, "mailbox" | "nextSeq">, item: UserNotice) {
   return deps.mailbox.append({
     dir: "out",
     userId: item.discordUserId,
@@ -328,7 +289,7 @@ function outsideHoursRefusal(
   settings: InboxSettings,
   dm: InboundDm,
   now: number,
-): OutboundNotice {
+): UserNotice {
   return notice(dm.author.id, `ooo-refused:${dm.messageId}`, {
     tone: "danger",
     title: "Message not delivered",

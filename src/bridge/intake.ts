@@ -3,13 +3,12 @@
  * before anything else happens, so a crash or an outage after this point
  * delays delivery but never loses it.
  */
-import type { DmDeletion, DmEdit } from "./dm_changes.ts";
-import type { InboundDm } from "./inbound.ts";
 
-import type { OutboundReply } from "./outbound.ts";
-import type { Logger, MailboxPort } from "./ports.ts";
+import type { ChatwootMessageEvent } from "./webhook_events.ts";
+import type { DmDeletion, DmEdit, InboundDm, OutboundReply } from "./items.ts";
+import type { Logger, MailboxPort, SeenKind } from "./ports.ts";
 import { splitMessage } from "./split_message.ts";
-import { type ChatwootMessageEvent, routeMessageEvent } from "./webhook_routing.ts";
+import { routeMessageEvent } from "./webhook_routing.ts";
 
 export interface IntakeDeps {
   mailbox: MailboxPort;
@@ -17,10 +16,19 @@ export interface IntakeDeps {
 }
 
 /**
- * Queues a user's DM. The Discord message id orders the mailbox (snowflakes
- * grow with time) and dedupes a gateway event delivered twice.
+ * Queues a user's DM, whichever way it came (gateway, ticket command, the
+ * catch-up of missed DMs): false when ALLOW_FROM leaves the sender out, or it
+ * is a duplicate. The Discord message id orders the mailbox (snowflakes grow
+ * with time) and dedupes a gateway event delivered twice.
  */
-export async function acceptDm(deps: IntakeDeps, dm: InboundDm): Promise<boolean> {
+export async function acceptDm(
+  deps: IntakeDeps & { allowFrom: Set<string> | undefined },
+  dm: InboundDm,
+): Promise<boolean> {
+  if (!senderAllowed(deps.allowFrom, dm.author)) {
+    deps.log.debug("dm ignored: sender not in ALLOW_FROM", { discordUserId: dm.author.id });
+    return false;
+  }
   const accepted = await deps.mailbox.append({
     dir: "in",
     userId: dm.author.id,
@@ -43,6 +51,15 @@ export function senderAllowed(
   author: { id: string; username: string },
 ): boolean {
   return !allowFrom || allowFrom.has(author.id) || allowFrom.has(author.username.toLowerCase());
+}
+
+/**
+ * Each mailbox's order for the moment `epochMs`, after everything queued
+ * before it: the inbound mailbox is ordered by Discord snowflakes (a DM's id),
+ * the outbound one by `createSequence`'s values.
+ */
+export function mailboxSeqAt(dir: "in" | "out", epochMs: number): bigint {
+  return dir === "in" ? snowflakeAt(epochMs) : BigInt(epochMs) * 1000n + 999n;
 }
 
 /** The largest snowflake of a moment: orders an event after every message sent before it. */
@@ -72,6 +89,14 @@ export type MessageEventOutcome =
   | { status: "duplicate" }
   | { status: "dropped"; reason: string };
 
+/** Longer is not a Chatwoot delivery id (a UUID): there is nothing to dedupe on. */
+export const MAX_DELIVERY_ID_LENGTH = 200;
+
+/** True for an `X-Chatwoot-Delivery` value that can be deduplicated on. */
+export function isDeliveryId(value: string | undefined): value is string {
+  return value !== undefined && value !== "" && value.length <= MAX_DELIVERY_ID_LENGTH;
+}
+
 /** Queues an agent's message for the Discord user, once per Chatwoot message id. */
 export async function acceptMessageEvent(
   deps: IntakeDeps & {
@@ -83,11 +108,11 @@ export async function acceptMessageEvent(
   deliveryId?: string,
 ): Promise<MessageEventOutcome> {
   const routing = routeMessageEvent(event, deps.scope, Date.now());
-  const delivery = deliveryId && deliveryId.length <= 200
+  const delivery: { kind: SeenKind; id: string }[] = isDeliveryId(deliveryId)
     ? [{ kind: "delivery", id: deliveryId }]
     : [];
   if (routing.action === "drop") return { status: "dropped", reason: routing.reason };
-  const queueOne = async (item: { discordUserId: string }, dedupeKind: string) => {
+  const queueOne = async (item: { discordUserId: string }, dedupeKind: SeenKind) => {
     const accepted = await deps.mailbox.append({
       dir: "out",
       userId: item.discordUserId,

@@ -3,41 +3,15 @@
  * out-of-office, CSAT prompt). They travel through the outbound mailbox like
  * agent replies, so they are durable, ordered and sent once.
  */
+import type { NoticeEmbed, UserNotice } from "./items.ts";
 import { discordTimestamp } from "./working_hours.ts";
-
-export type Tone = "primary" | "success" | "danger" | "warning" | "info";
-
-export interface NoticeEmbed {
-  tone: Tone;
-  title?: string;
-  description: string;
-}
-
-export interface NoticeButton {
-  customId: string;
-  label: string;
-  disabled?: boolean;
-}
-
-/** A notice waiting in the outbound mailbox. Plain data: it is stored in KV. */
-export interface OutboundNotice {
-  kind: "notice";
-  discordUserId: string;
-  /** Stable identity of this notice (dedupe key and Discord nonce source). */
-  noticeId: string;
-  embed: NoticeEmbed;
-  button?: NoticeButton;
-  /** Set on a CSAT prompt: the sent message is remembered for this survey. */
-  csat?: { uuid: string; conversationId: number };
-  receivedAt: number;
-}
 
 export function notice(
   discordUserId: string,
   noticeId: string,
   embed: NoticeEmbed,
-  extra: Pick<OutboundNotice, "button" | "csat"> = {},
-): OutboundNotice {
+  extra: Pick<UserNotice, "button" | "csat"> = {},
+): UserNotice {
   return { kind: "notice", discordUserId, noticeId, embed, receivedAt: Date.now(), ...extra };
 }
 

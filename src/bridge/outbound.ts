@@ -7,7 +7,14 @@
  */
 import { downloadWithinBudget, formatBytes } from "./attachment_downloads.ts";
 import { classifyFailure, isRetryable, ServiceError } from "./errors.ts";
-import { nonceFor, type OutboundNotice } from "./notices.ts";
+import type {
+  AgentAttachment,
+  AgentDeletion,
+  OutboundReply,
+  ReplyProgress,
+  UserNotice,
+} from "./items.ts";
+import { nonceFor } from "./notices.ts";
 import type {
   AttachmentMemory,
   ChatwootPort,
@@ -18,47 +25,7 @@ import type {
   TicketStore,
   UploadFile,
 } from "./ports.ts";
-import type { AgentAttachment } from "./webhook_routing.ts";
 import { splitMessage } from "./split_message.ts";
-
-/** An agent reply waiting in the outbound mailbox. Plain data: it is stored in KV. */
-export interface OutboundReply {
-  kind: "reply";
-  discordUserId: string;
-  conversationId: number;
-  chatwootMessageId: number;
-  content: string;
-  /** Which stored piece of a very long reply this is (see intake.ts); absent for most replies. */
-  segment?: number;
-  /** The message the agent answered: sent as a Discord reply to its Discord copy. */
-  replyTo?: { chatwootId?: number; externalId?: string };
-  attachments?: AgentAttachment[];
-  /** Epoch ms when the webhook arrived. */
-  receivedAt: number;
-}
-
-/** Chatwoot sent its CSAT survey: ask the user with a button instead of a link. */
-export interface CsatPromptItem {
-  kind: "csat_prompt";
-  discordUserId: string;
-  conversationId: number;
-  /** From the survey link; null when the link was missing (then read from the conversation). */
-  uuid: string | null;
-  receivedAt: number;
-}
-
-/** An agent deleted a message in Chatwoot: delete its Discord copy. */
-export interface OutboundDeletion {
-  kind: "delete";
-  discordUserId: string;
-  chatwootMessageId: number;
-  receivedAt: number;
-}
-
-export interface ReplyProgress {
-  /** Discord message ids of the parts already sent, in order. */
-  sentPartIds?: string[];
-}
 
 export interface OutboundDeps {
   discord: DiscordPort;
@@ -242,7 +209,7 @@ async function discordMessageAnswered(
 /** Deletes the Discord copies of a message an agent deleted in Chatwoot. */
 export async function deleteAgentMessage(
   deps: Pick<OutboundDeps, "discord" | "tickets" | "links" | "log">,
-  item: OutboundDeletion,
+  item: AgentDeletion,
 ): Promise<void> {
   const copies = await deps.links.discordFor(item.chatwootMessageId);
   if (!copies?.length) return;
@@ -274,7 +241,7 @@ async function reportUndeliverable(deps: OutboundDeps, reply: OutboundReply, rea
 /** Sends a notice once (its nonce makes a re-run after a crash harmless). */
 export type NoticeDeps = Pick<OutboundDeps, "discord" | "tickets" | "log"> & { csat: CsatStore };
 
-export async function sendNotice(deps: NoticeDeps, item: OutboundNotice): Promise<void> {
+export async function sendNotice(deps: NoticeDeps, item: UserNotice): Promise<void> {
   const channelId = await dmChannelFor(deps, item.discordUserId);
   // The survey is recorded before its button exists, so that a click can never come first.
   const prompt = item.csat && {

@@ -1,4 +1,4 @@
-import type { NoticeButton, NoticeEmbed } from "./notices.ts";
+import type { NoticeButton, NoticeEmbed } from "./items.ts";
 import type { WorkingDay } from "./working_hours.ts";
 
 /**
@@ -271,13 +271,30 @@ export interface TicketStore {
 
 // ---------------------------------------------------------------- Mailboxes
 
+/** Answers an interaction (its token lives 15 minutes). */
+export interface InteractionReplies {
+  editReply(interactionToken: string, embed: NoticeEmbed): Promise<void>;
+}
+
+/** What is deduplicated, by id: each kind is kept as long as it can come again (store/seen.ts). */
+export type SeenKind =
+  | "dm"
+  | "dm_edit"
+  | "dm_delete"
+  | "message_created"
+  | "message_deleted"
+  | "notice"
+  | "csat"
+  | "delivery"
+  | "interaction";
+
 export interface MailboxAppend {
   dir: "in" | "out";
   userId: string;
   /** Items in delivery order; `seq` orders them within the user's mailbox. */
   items: { seq: bigint; item: unknown }[];
   /** When set, the append happens only if these keys were never seen before. */
-  dedupe?: { kind: string; id: string } | { kind: string; id: string }[];
+  dedupe?: { kind: SeenKind; id: string } | { kind: SeenKind; id: string }[];
 }
 
 export interface MailboxPort {

@@ -10,25 +10,11 @@
  * ticket, `/close`, `/reopen`) are recorded before they happen, so they do
  * not produce a notice either.
  */
-import { notice, type OutboundNotice, type Tone } from "./notices.ts";
+import type { ConversationStatusEvent } from "./webhook_events.ts";
+import type { Tone, UserNotice } from "./items.ts";
+import { notice } from "./notices.ts";
 import type { ConversationStore, Logger, MailboxPort } from "./ports.ts";
 import { discordUserOf } from "./webhook_routing.ts";
-
-export interface ConversationStatusEvent {
-  event: "conversation_updated" | "conversation_status_changed";
-  conversationId: number;
-  inboxId: number;
-  accountId: number | undefined;
-  status: string;
-  /** conversation_updated only: whether `changed_attributes` lists `status`. */
-  statusChanged: boolean | undefined;
-  contactIdentifier: string | null;
-  contactSourceId: string | null;
-  /** Unix seconds. */
-  lastActivityAt: number;
-  /** Chatwoot's `updated_at`, fractional seconds: orders events that arrive out of order. */
-  updatedAt: number;
-}
 
 export interface StatusTexts {
   resolvedMessage: string;
@@ -104,7 +90,7 @@ export async function applyStatusEvent(
   }
   const text = noticeForTransition(from, event.status, deps.texts);
   if (text) {
-    const item: OutboundNotice = notice(
+    const item: UserNotice = notice(
       userId,
       `status:${event.conversationId}:${event.status}:${event.updatedAt}`,
       { tone: text.tone, title: text.title, description: text.text },

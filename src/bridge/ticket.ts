@@ -7,6 +7,7 @@
  * or a move from another bridge) is found by the exact identifier
  * `discord:<id>` and continues their last conversation in this inbox.
  */
+import type { DiscordAuthor } from "./items.ts";
 import { isServiceStatus } from "./errors.ts";
 import type {
   ChatwootContact,
@@ -17,13 +18,6 @@ import type {
   TicketRecord,
   TicketStore,
 } from "./ports.ts";
-
-export interface DiscordAuthor {
-  id: string;
-  username: string;
-  globalName?: string | null;
-  avatarUrl?: string | null;
-}
 
 export interface TicketDeps {
   chatwoot: ChatwootPort;

@@ -11,32 +11,10 @@
  *   update is retried alone and can never send the reply again.
  */
 import { isServiceStatus } from "./errors.ts";
-import { notice, type OutboundNotice } from "./notices.ts";
+import type { AgentAlertItem, DeliveryStatusItem, UserNotice } from "./items.ts";
+import { notice } from "./notices.ts";
 import type { ChatwootPort, Logger, MessageLinks, TicketStore } from "./ports.ts";
 import { discordTimestamp } from "./working_hours.ts";
-
-/** Marks a reply delivered in Chatwoot (written behind the reply once Discord has it). */
-export interface DeliveryStatusItem {
-  kind: "delivery_status";
-  discordUserId: string;
-  conversationId: number;
-  chatwootMessageId: number;
-  receivedAt: number;
-}
-
-/** Tells the agents that something they sent did not reach the user. */
-export interface AgentAlertItem {
-  kind: "agent_alert";
-  discordUserId: string;
-  /** Absent when the failed item did not say (then the user's current ticket). */
-  conversationId?: number;
-  /** The Chatwoot message that failed: marked failed with the reason. */
-  chatwootMessageId?: number;
-  /** What did not arrive, e.g. "a reply". */
-  what: string;
-  reason: string;
-  receivedAt: number;
-}
 
 export function deliveryStatusFor(
   reply: { discordUserId: string; conversationId: number; chatwootMessageId: number },
@@ -73,6 +51,8 @@ const AGENT_ITEMS: Record<string, string> = {
   reply: "a reply",
   notice: "a notice",
   csat_prompt: "the satisfaction survey",
+  agent_delete: "the deletion of a message",
+  // Stored by an earlier version.
   delete: "the deletion of a message",
 };
 
@@ -85,7 +65,7 @@ export function tellSender(
   userId: string,
   raw: unknown,
   reason: string,
-): (OutboundNotice | AgentAlertItem)[] {
+): (UserNotice | AgentAlertItem)[] {
   if (typeof raw !== "object" || raw === null) return [];
   const item = raw as FailedItem;
   const kind = typeof item.kind === "string" ? item.kind : "";

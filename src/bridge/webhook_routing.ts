@@ -2,44 +2,12 @@
  * Decides what a Chatwoot `message_created` event means for Discord: a reply
  * to relay, or something to drop (with the reason, for the logs).
  */
-import type { CsatPromptItem, OutboundDeletion, OutboundReply } from "./outbound.ts";
-
-/** The fields of a `message_created` webhook the bridge uses (parsed by the Chatwoot adapter). */
-export interface AgentAttachment {
-  url: string;
-  name: string;
-  contentType: string;
-  size: number;
-}
-
-export interface ChatwootMessageEvent {
-  event?: "message_created" | "message_updated";
-  messageId: number;
-  /** incoming | outgoing | activity | template */
-  messageType: string;
-  private: boolean;
-  content: string;
-  /** text, input_csat, … */
-  contentType: string;
-  inboxId: number;
-  accountId: number | undefined;
-  conversationId: number;
-  /** conversation.meta.sender.identifier */
-  contactIdentifier: string | null;
-  /** conversation.contact_inbox.source_id */
-  contactSourceId: string | null;
-  /** content_attributes.in_reply_to: the Chatwoot message this answers. */
-  inReplyTo?: number;
-  /** content_attributes.in_reply_to_external_id: its source_id (a Discord message id for DMs). */
-  inReplyToExternalId?: string;
-  /** content_attributes.deleted: an agent deleted this message. */
-  deleted?: boolean;
-  attachments?: AgentAttachment[];
-}
+import type { ChatwootMessageEvent } from "./webhook_events.ts";
+import type { AgentDeletion, CsatPromptItem, OutboundReply } from "./items.ts";
 
 export type Routing =
   | { action: "relay"; reply: OutboundReply }
-  | { action: "delete"; deletion: OutboundDeletion }
+  | { action: "delete"; deletion: AgentDeletion }
   | { action: "ask-csat"; prompt: CsatPromptItem }
   | { action: "drop"; reason: string };
 
@@ -82,7 +50,7 @@ export function routeMessageEvent(
     return {
       action: "delete",
       deletion: {
-        kind: "delete",
+        kind: "agent_delete",
         discordUserId: userId,
         chatwootMessageId: event.messageId,
         receivedAt,

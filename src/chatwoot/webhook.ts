@@ -6,15 +6,13 @@
  * with `X-Chatwoot-Timestamp: <unix seconds>`. It is computed over the raw
  * bytes, so the body is verified before it is parsed.
  */
+import type { ParsedWebhook } from "../bridge/webhook_events.ts";
 import { z } from "zod";
 import { hexToBytes } from "../hex.ts";
-import type { ConversationStatusEvent } from "../bridge/status_events.ts";
-import type { ChatwootMessageEvent } from "../bridge/webhook_routing.ts";
+import { constantTimeEqual, type SignatureCheck } from "../signature_check.ts";
 
 /** How far a delivery's timestamp may be from our clock, either way. */
 export const SIGNATURE_TOLERANCE_SECONDS = 5 * 60;
-
-export type SignatureCheck = { ok: true } | { ok: false; reason: string };
 
 const encoder = new TextEncoder();
 
@@ -49,14 +47,6 @@ export async function createSignatureVerifier(secret: string) {
       ? { ok: true }
       : { ok: false, reason: "signature mismatch" };
   };
-}
-
-/** Compares every byte whatever the first difference, so timing reveals nothing. */
-export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i] ^ b[i];
-  return diff === 0;
 }
 
 const attachmentSchema = z.object({
@@ -129,17 +119,6 @@ const contactEventSchema = z.object({
 
 const envelopeSchema = z.object({ event: z.string().min(1).max(100) });
 
-export type ParsedWebhook =
-  | { kind: "message"; message: ChatwootMessageEvent }
-  | { kind: "conversation_status"; conversation: ConversationStatusEvent }
-  | { kind: "typing"; typing: AgentTypingEvent }
-  | {
-    kind: "contact";
-    contact: { identifier: string | null; blocked: boolean; accountId?: number };
-  }
-  | { kind: "other"; event: string }
-  | { kind: "invalid"; reason: string };
-
 /** Parses a verified body. Unknown event types are not an error: Chatwoot adds events over time. */
 export function parseWebhook(rawBody: string): ParsedWebhook {
   let json: unknown;
@@ -207,16 +186,6 @@ function fileNameOf(dataUrl: string, extension: string | null | undefined): stri
     if (last) return last;
   } catch { /* fall through */ }
   return `attachment${extension ? `.${extension}` : ""}`;
-}
-
-export interface AgentTypingEvent {
-  on: boolean;
-  conversationId: number;
-  inboxId: number;
-  /** Agents' typing only: private-note typing and the contact's own typing are left out. */
-  byAgent: boolean;
-  contactIdentifier: string | null;
-  contactSourceId: string | null;
 }
 
 function parseTypingEvent(json: unknown): ParsedWebhook {

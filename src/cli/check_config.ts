@@ -12,8 +12,15 @@
 import { z } from "zod";
 import denoJson from "../../deno.json" with { type: "json" };
 import { TICKET_COMMANDS } from "../bridge/commands.ts";
+import {
+  type AccountWebhook,
+  ChatwootError,
+  createChatwootClient,
+  type InboxSetup,
+} from "../chatwoot/client.ts";
 import type { Config } from "../config.ts";
 import { bindFailure, shortCause, StartupFailure } from "../startup_failure.ts";
+import { readCappedText } from "../net/capped_answer.ts";
 import { isKvConnectUrl, openKv } from "../store/open_kv.ts";
 
 export interface Check {
@@ -51,27 +58,6 @@ const applicationSchema = z.object({
   verify_key: z.string().nullish(),
 });
 const commandListSchema = z.array(z.object({ name: z.string() }));
-const inboxSchema = z.object({
-  id: z.number(),
-  name: z.string(),
-  channel_type: z.string(),
-  webhook_url: z.string().nullish(),
-  secret: z.string().nullish(),
-});
-const webhookSchema = z.object({
-  id: z.number(),
-  url: z.string(),
-  subscriptions: z.array(z.string()).nullish(),
-  secret: z.string().nullish(),
-});
-/** The index is `{payload: {webhooks: [...]}}` in Chatwoot; the swagger says a bare array. */
-const webhooksSchema = z.union([
-  z.array(webhookSchema),
-  z.object({ payload: z.object({ webhooks: z.array(webhookSchema) }) }).transform((v) =>
-    v.payload.webhooks
-  ),
-  z.object({ payload: z.array(webhookSchema) }).transform((v) => v.payload),
-]);
 /** Error bodies: Discord `{message, code}`, Chatwoot `{error}` or `{errors: [...]}`. */
 const errorBodySchema = z.union([
   z.object({ message: z.string(), code: z.number() }).transform((v) => `${v.message} (${v.code})`),
@@ -84,11 +70,14 @@ type Answer =
   | { reached: true; status: number; contentType: string; json: unknown }
   | { reached: false; cause: string };
 type Get = (url: string, headers: Record<string, string>) => Promise<Answer>;
+/** A Chatwoot client call: its value, or what came back instead (to explain, never to trust). */
+type Settled<T> = { ok: true; value: T } | { ok: false; answer: Answer };
 
 export async function checkConfig(config: Config, options: CheckOptions = {}): Promise<number> {
   const out = options.out ?? console.log;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const get = boundedGet(options.fetch ?? fetch, timeoutMs);
+  const doFetch = options.fetch ?? fetch;
+  const get = boundedGet(doFetch, timeoutMs);
   if (options.dotEnv && !options.dotEnv.found) {
     out(
       `! no .env in ${options.dotEnv.directory}: only the process environment was read ` +
@@ -97,7 +86,7 @@ export async function checkConfig(config: Config, options: CheckOptions = {}): P
   }
   const checks = [
     ...await checkDiscord(config, get),
-    ...await checkChatwoot(config, get),
+    ...await checkChatwoot(config, doFetch, timeoutMs),
     checkPort(config),
     await checkKv(config, timeoutMs),
   ];
@@ -113,9 +102,9 @@ export async function checkConfig(config: Config, options: CheckOptions = {}): P
 function boundedGet(doFetch: typeof fetch, timeoutMs: number): Get {
   return async (url, headers) => {
     try {
-      // The signal bounds the whole exchange, body included.
+      // The signal bounds the whole exchange, body included; the cap its size.
       const res = await doFetch(url, { headers, signal: AbortSignal.timeout(timeoutMs) });
-      const text = await res.text();
+      const text = await readCappedText(res);
       let json: unknown = undefined;
       try {
         json = JSON.parse(text);
@@ -133,6 +122,26 @@ function boundedGet(doFetch: typeof fetch, timeoutMs: number): Get {
       };
     }
   };
+}
+
+/** Runs a Chatwoot client call; its failure becomes the Answer the checks explain. */
+async function settle<T>(call: Promise<T>, timeoutMs: number): Promise<Settled<T>> {
+  try {
+    return { ok: true, value: await call };
+  } catch (error) {
+    if (!(error instanceof ChatwootError) || !error.fault) {
+      return { ok: false, answer: { reached: false, cause: shortCause(error) } };
+    }
+    const { status, fault } = error;
+    if (fault.answered) {
+      const { contentType, json } = fault;
+      return { ok: false, answer: { reached: true, status, contentType, json } };
+    }
+    const cause = fault.timedOut
+      ? `no answer within ${duration(timeoutMs)}`
+      : shortCause(fault.cause);
+    return { ok: false, answer: { reached: false, cause } };
+  }
 }
 
 function duration(ms: number): string {
@@ -255,15 +264,41 @@ async function checkDiscord(config: Config, get: Get): Promise<Check[]> {
   return checks;
 }
 
-async function checkChatwoot(config: Config, get: Get): Promise<Check[]> {
+async function checkChatwoot(
+  config: Config,
+  doFetch: typeof fetch,
+  timeoutMs: number,
+): Promise<Check[]> {
   const base = config.chatwootBaseUrl;
-  const accountPath = `/api/v1/accounts/${config.chatwootAccountId}`;
-  const headers = { api_access_token: config.chatwootApiToken, accept: "application/json" };
-  const accountGet = (path: string) => get(`${base}${accountPath}${path}`, headers);
-  const inboxPath = `/inboxes/${config.chatwootInboxId}`;
-  const inbox = await accountGet(inboxPath);
+  const client = createChatwootClient({
+    baseUrl: base,
+    accountId: config.chatwootAccountId,
+    inboxId: config.chatwootInboxId,
+    apiToken: config.chatwootApiToken,
+    fetch: doFetch,
+    timeoutMs,
+  });
+  const inboxPath =
+    `/api/v1/accounts/${config.chatwootAccountId}/inboxes/${config.chatwootInboxId}`;
+  const read = await settle(client.readInboxSetup(), timeoutMs);
   const tokenFix =
     "copy Profile > Access Token of an agent or administrator (not an agent bot) into CHATWOOT_API_TOKEN";
+  const reachable: Check = { ok: true, label: "Chatwoot reachable", detail: base };
+  const tokenAccepted: Check = { ok: true, label: "Chatwoot token", detail: "accepted" };
+  if (read.ok) {
+    const inbox = read.value;
+    const isApi = inbox.channelType === "Channel::Api";
+    return [reachable, tokenAccepted, {
+      ok: isApi,
+      label: "Chatwoot inbox",
+      detail: isApi
+        ? `"${inbox.name}" is an API inbox`
+        : `"${inbox.name}" is a ${inbox.channelType} inbox, not an API inbox`,
+      fix:
+        "create one under Settings > Inboxes > Add Inbox > API and put its id in CHATWOOT_INBOX_ID",
+    }, await checkWebhook(config, inbox, () => settle(client.listAccountWebhooks(), timeoutMs))];
+  }
+  const inbox = read.answer;
   if (!inbox.reached) {
     return [{
       ok: false,
@@ -272,10 +307,7 @@ async function checkChatwoot(config: Config, get: Get): Promise<Check[]> {
       fix: "check CHATWOOT_BASE_URL and that this machine can reach it",
     }];
   }
-  const reachable: Check = { ok: true, label: "Chatwoot reachable", detail: base };
-  const tokenAccepted: Check = { ok: true, label: "Chatwoot token", detail: "accepted" };
   const error = errorText(inbox.json);
-  const parsed = inbox.status === 200 ? inboxSchema.safeParse(inbox.json) : undefined;
   // Only Chatwoot's own answers count: its JSON errors, or an inbox object.
   if ((inbox.status === 401 || inbox.status === 403) && error) {
     if (/not authorized to access this account|account is suspended/i.test(error)) {
@@ -312,40 +344,25 @@ async function checkChatwoot(config: Config, get: Get): Promise<Check[]> {
         "set CHATWOOT_INBOX_ID to the id in Settings > Inboxes > your API inbox (the number in its URL), and check CHATWOOT_ACCOUNT_ID",
     }];
   }
-  if (!parsed?.success) {
-    const failing = inbox.status >= 500;
-    return [{
-      ok: false,
-      label: "Chatwoot reachable",
-      detail: failing
-        ? `${base} answered ${describeAnswer(inbox)}: Chatwoot (or the proxy in front) is failing`
-        : `${base} answered ${
-          describeAnswer(inbox)
-        } to GET ${accountPath}${inboxPath}, which is not a Chatwoot API answer`,
-      fix: failing
-        ? "check that Chatwoot runs (its logs, the proxy in front), then run check-config again"
-        : "set CHATWOOT_BASE_URL to the address you open Chatwoot at (no path), e.g. https://app.chatwoot.com",
-    }];
-  }
-  const checks = [reachable, tokenAccepted];
-  const isApi = parsed.data.channel_type === "Channel::Api";
-  checks.push({
-    ok: isApi,
-    label: "Chatwoot inbox",
-    detail: isApi
-      ? `"${parsed.data.name}" is an API inbox`
-      : `"${parsed.data.name}" is a ${parsed.data.channel_type} inbox, not an API inbox`,
-    fix:
-      "create one under Settings > Inboxes > Add Inbox > API and put its id in CHATWOOT_INBOX_ID",
-  });
-  checks.push(await checkWebhook(config, parsed.data, accountGet));
-  return checks;
+  const failing = inbox.status >= 500;
+  return [{
+    ok: false,
+    label: "Chatwoot reachable",
+    detail: failing
+      ? `${base} answered ${describeAnswer(inbox)}: Chatwoot (or the proxy in front) is failing`
+      : `${base} answered ${
+        describeAnswer(inbox)
+      } to GET ${inboxPath}, which is not a Chatwoot API answer`,
+    fix: failing
+      ? "check that Chatwoot runs (its logs, the proxy in front), then run check-config again"
+      : "set CHATWOOT_BASE_URL to the address you open Chatwoot at (no path), e.g. https://app.chatwoot.com",
+  }];
 }
 
 async function checkWebhook(
   config: Config,
-  inbox: z.infer<typeof inboxSchema>,
-  accountGet: (path: string) => Promise<Answer>,
+  inbox: InboxSetup,
+  listWebhooks: () => Promise<Settled<AccountWebhook[]>>,
 ): Promise<Check> {
   const target = config.publicUrl ? `${config.publicUrl}/webhook` : undefined;
   const isOurs = (url: string | null | undefined) =>
@@ -356,11 +373,8 @@ async function checkWebhook(
     `add a webhook in Chatwoot (Settings > Integrations > Webhooks) for ${where} with the events ${needed}, ${
       OPTIONAL_EVENTS.join(", ")
     }`;
-  const listed = await accountGet("/webhooks");
-  const webhooks = listed.reached && listed.status === 200
-    ? webhooksSchema.safeParse(listed.json)
-    : undefined;
-  const account = webhooks?.success ? webhooks.data.find((w) => isOurs(w.url)) : undefined;
+  const listed = await listWebhooks();
+  const account = listed.ok ? listed.value.find((w) => isOurs(w.url)) : undefined;
   const secretCheck = (secret: string | null | undefined, name: string): Check | undefined => {
     if (!secret) return undefined;
     if (!config.webhookSecret) {
@@ -383,7 +397,7 @@ async function checkWebhook(
     return undefined;
   };
   if (account) {
-    const events = new Set(account.subscriptions ?? []);
+    const events = new Set(account.subscriptions);
     const missing = [
       ...REQUIRED_EVENTS.filter((e) => !events.has(e)),
       ...(STATUS_EVENTS.some((e) => events.has(e)) ? [] : [STATUS_EVENTS[0]]),
@@ -399,19 +413,19 @@ async function checkWebhook(
     return secretCheck(account.secret, "account webhook") ??
       { ok: true, label: "Chatwoot webhook", detail: `${account.url} with the needed events` };
   }
-  if (isOurs(inbox.webhook_url)) {
+  if (isOurs(inbox.webhookUrl)) {
     // The API inbox's own callback receives every conversation and message event.
     return secretCheck(inbox.secret, "inbox") ??
       {
         ok: true,
         label: "Chatwoot webhook",
-        detail: `the inbox's webhook URL ${inbox.webhook_url}`,
+        detail: `the inbox's webhook URL ${inbox.webhookUrl}`,
       };
   }
-  const unread = webhooks?.success
+  const unread = listed.ok
     ? ""
     : ` (the account's webhook list could not be read: ${
-      listed.reached ? describeAnswer(listed) : listed.cause
+      listed.answer.reached ? describeAnswer(listed.answer) : listed.answer.cause
     })`;
   return {
     ok: false,

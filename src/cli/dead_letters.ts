@@ -113,7 +113,13 @@ export async function retryDeadLetter(kv: Deno.Kv, letter: DeadLetter): Promise<
   const current = await kv.get<DeadItem>(deadKey);
   if (current.versionstamp === null) return false;
   const now = Date.now();
-  const entry: MailboxEntry = { item: current.value.item, progress: {}, appendedAt: now };
+  // Back where it was, with what it had done: the handler looks before repeating anything.
+  const entry: MailboxEntry = {
+    item: current.value.item,
+    progress: current.value.progress ?? {},
+    appendedAt: now,
+    triedBefore: true,
+  };
   const res = await kv.atomic().check(current)
     .delete(deadKey)
     .set(keys.mailboxItem(letter.dir, letter.userId, letter.position), entry)

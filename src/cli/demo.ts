@@ -5,9 +5,9 @@
  * network beyond loopback, nothing kept afterwards.
  */
 import type { RunningBridge } from "../app/start_bridge.ts";
-import { FakeChatwoot } from "../../tests/fakes/fake_chatwoot.ts";
-import { FakeDiscord, type FakeMessage } from "../../tests/fakes/fake_discord.ts";
-import { fakeEnv } from "../../tests/fakes/fake_env.ts";
+import { FakeChatwoot } from "../fakes/fake_chatwoot.ts";
+import { FakeDiscord, type FakeMessage } from "../fakes/fake_discord.ts";
+import { fakeEnv } from "../fakes/fake_env.ts";
 import { loadConfig } from "../config.ts";
 import { createLogger } from "../log.ts";
 

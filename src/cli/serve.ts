@@ -1,6 +1,6 @@
 /** `cordwoot serve`: runs the bridge until a signal or a fatal error. */
 import { loggerFor, secretsOf } from "../app/logger.ts";
-import { type RunningBridge, startBridge } from "../app/start_bridge.ts";
+import { type BridgeOptions, type RunningBridge, startBridge } from "../app/start_bridge.ts";
 import { describeError } from "../bridge/errors.ts";
 import { bindFailure, StartupFailure } from "../startup_failure.ts";
 import { loadConfigOrExit, redact } from "./environment.ts";
@@ -12,7 +12,11 @@ export function runningBridge(): RunningBridge | undefined {
   return running;
 }
 
-export async function serve(): Promise<number> {
+/**
+ * `options.timings` are for tests that run this command as a process (see
+ * tests/helpers/serve_short_leases.ts); the command line never passes any.
+ */
+export async function serve(options: Pick<BridgeOptions, "timings"> = {}): Promise<number> {
   const config = loadConfigOrExit();
   const log = loggerFor(config);
   let fatalSeen = false;
@@ -28,7 +32,7 @@ export async function serve(): Promise<number> {
   if (config.kvAccessToken) Deno.env.set("DENO_KV_ACCESS_TOKEN", config.kvAccessToken);
   let bridge: RunningBridge;
   try {
-    bridge = await startBridge(config, { log });
+    bridge = await startBridge(config, { log, timings: options.timings });
   } catch (error) {
     // A start that cannot succeed as configured: one line and exit code 1, never a stack trace.
     const failure = error instanceof StartupFailure

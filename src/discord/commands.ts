@@ -5,6 +5,7 @@
  * `COMMANDS` (one bulk PUT), so running it twice changes nothing and a
  * command removed here disappears from Discord.
  */
+import { limitRequestTime } from "./rest_deadline.ts";
 import {
   ApplicationCommandOptionTypes,
   createRestManager,
@@ -52,6 +53,7 @@ export async function registerCommands(
       ? { proxy: { baseUrl: config.discordApiUrl } }
       : {}),
   });
+  limitRequestTime(rest);
   try {
     const registered = await rest.upsertGlobalApplicationCommands(
       commandPayloads(config.ticketCommand),

@@ -6,9 +6,9 @@
  * Discord markup an agent could not read is made readable here: user
  * mentions become `@name`, custom emoji `:name:`, timestamps a date.
  */
+import type { DmAttachment, InboundDm } from "../bridge/items.ts";
 import { avatarUrl } from "@discordeno/bot";
 import { z } from "zod";
-import type { DmAttachment, InboundDm } from "../bridge/inbound.ts";
 
 const userSchema = z.object({
   id: z.string(),

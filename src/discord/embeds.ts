@@ -1,6 +1,6 @@
 /** Renders the bridge's notices as Discord embeds and buttons, with the configured branding. */
+import type { NoticeButton, NoticeEmbed } from "../bridge/items.ts";
 import { type ActionRow, ButtonStyles, MessageComponentTypes } from "@discordeno/bot";
-import type { NoticeButton, NoticeEmbed } from "../bridge/notices.ts";
 import type { BrandingConfig } from "../config.ts";
 
 /** Discord's embed limits (reference/discord.md §6). */

@@ -14,12 +14,30 @@ export class DiscordError extends ServiceError {
 }
 
 /**
+ * A Discord request that got no complete answer within its deadline
+ * (rest_deadline.ts). An outage like a refused connection: status 0.
+ */
+export class DiscordTimeout extends Error {
+  override name = "DiscordTimeout";
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within ${formatSeconds(timeoutMs)}`);
+  }
+}
+
+function formatSeconds(ms: number): string {
+  return ms % 1000 === 0 ? `${ms / 1000} s` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+/**
  * Discordeno throws `Error("Failed to send request to discord.")` whose
  * `cause` is `{ status, body }` (or `{ status: 999, error }` for a network
  * failure, or a bare TypeError from fetch in proxy mode).
  */
 export function toDiscordError(error: unknown, what: string): DiscordError {
   if (error instanceof DiscordError) return error;
+  if (error instanceof DiscordTimeout) {
+    return new DiscordError(0, undefined, `Discord ${what} failed: ${error.message}`);
+  }
   const cause = (error as { cause?: unknown })?.cause as
     | { status?: unknown; body?: unknown; error?: unknown }
     | undefined;

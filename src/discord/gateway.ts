@@ -16,6 +16,7 @@ import type { Logger } from "../bridge/ports.ts";
 import type { Config } from "../config.ts";
 import { type GatewayStatus, superviseGateway } from "./gateway_supervisor.ts";
 import type { GatewayTimings } from "./reconnect_policy.ts";
+import { limitRequestTime } from "./rest_deadline.ts";
 
 export const desiredProperties = {
   message: {
@@ -48,21 +49,32 @@ export interface DiscordGatewayOptions {
     "discordToken" | "discordApplicationId" | "discordApiUrl" | "discordApiProxy" | "discordBotId"
   >;
   log: Logger;
-  /** Raw gateway events this bridge handles (snake_case, as Discord sends them). */
-  onEvent(
-    name: "MESSAGE_CREATE" | "MESSAGE_UPDATE" | "MESSAGE_DELETE" | "TYPING_START",
-    raw: unknown,
-  ): Promise<void>;
-  /** A raw INTERACTION_CREATE payload. */
-  onInteraction(raw: unknown): Promise<void>;
-  onReady(): void;
   onFatal(explanation: string): void;
   /** Reconnection timings (tests shrink them); defaults in reconnect_policy.ts. */
   timings?: Partial<GatewayTimings>;
+  /** Deadline of a REST request without files (default 15 s; rest_deadline.ts). */
+  requestTimeoutMs?: number;
 }
+
+/** What the gateway hands over once started. */
+export interface GatewayListeners {
+  /** Raw gateway events this bridge handles (snake_case, as Discord sends them). */
+  onEvent(name: GatewayEventName, raw: unknown): Promise<void>;
+  /** A raw INTERACTION_CREATE payload. */
+  onInteraction(raw: unknown): Promise<void>;
+  onReady(): void;
+}
+
+export type GatewayEventName =
+  | "MESSAGE_CREATE"
+  | "MESSAGE_UPDATE"
+  | "MESSAGE_DELETE"
+  | "TYPING_START";
 
 export function createDiscordBot(options: DiscordGatewayOptions) {
   const { config, log } = options;
+  /** Set by start(): nothing arrives before the first connection. */
+  let listeners: GatewayListeners | undefined;
 
   const loggerFor = (component: string) => {
     const l = log.child({ component: `discordeno.${component.toLowerCase()}` });
@@ -78,13 +90,11 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
     };
   };
   // Events are read from the raw payload: one parser for the gateway and the HTTP endpoint.
-  const raw =
-    (name: Parameters<DiscordGatewayOptions["onEvent"]>[0]) =>
-    (_bot: unknown, packet: { d: unknown }) => {
-      options.onEvent(name, packet.d).catch((error) =>
-        log.error("gateway event handler failed", { event: name, error: String(error) })
-      );
-    };
+  const raw = (name: GatewayEventName) => (_bot: unknown, packet: { d: unknown }) => {
+    listeners?.onEvent(name, packet.d).catch((error) =>
+      log.error("gateway event handler failed", { event: name, error: String(error) })
+    );
+  };
 
   const customApi = config.discordApiUrl !== DISCORD_API_URL;
   const bot = createBot({
@@ -108,7 +118,7 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
       MESSAGE_DELETE: raw("MESSAGE_DELETE"),
       TYPING_START: raw("TYPING_START"),
       INTERACTION_CREATE(_bot, packet) {
-        options.onInteraction(packet.d).catch((error) =>
+        listeners?.onInteraction(packet.d).catch((error) =>
           log.error("interaction handler failed", { error: String(error) })
         );
       },
@@ -116,11 +126,12 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
     events: {
       ready() {
         log.info("discord gateway ready");
-        options.onReady();
+        listeners?.onReady();
       },
     },
   });
   if (customApi) bot.rest.isProxied = config.discordApiProxy;
+  limitRequestTime(bot.rest, options.requestTimeoutMs);
   const supervisor = superviseGateway({
     bot,
     log,
@@ -130,8 +141,12 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
 
   return {
     bot,
-    /** Starts connecting in the background and returns at once; failures are retried. */
-    start(): void {
+    /**
+     * Starts connecting in the background and returns at once; failures are
+     * retried. Events go to `to` from then on.
+     */
+    start(to: GatewayListeners): void {
+      listeners = to;
       supervisor.start();
     },
     /** True when every shard is connected and identified. */

@@ -4,8 +4,8 @@
  * Discord probes endpoints with bad signatures and expects 401, so every
  * failure here is a refusal, never an error.
  */
-import type { SignatureCheck } from "../chatwoot/webhook.ts";
 import { hexToBytes } from "../hex.ts";
+import type { SignatureCheck } from "../signature_check.ts";
 
 /** Interactions older than this are refused as replays. */
 export const INTERACTION_MAX_AGE_SECONDS = 5 * 60;

@@ -5,6 +5,7 @@
  * REST within Discord's 3 seconds: at once when the answer is known, else
  * deferred and edited when the work is done.
  */
+import type { InboundDm, NoticeEmbed } from "../bridge/items.ts";
 import { InteractionResponseTypes, MessageComponentTypes, TextStyles } from "@discordeno/bot";
 import { z } from "zod";
 import {
@@ -22,8 +23,6 @@ import {
   type CsatTexts,
   ratingAllowed,
 } from "../bridge/csat.ts";
-import type { InboundDm } from "../bridge/inbound.ts";
-import type { NoticeEmbed } from "../bridge/notices.ts";
 import type { CsatStore, Logger, MailboxPort } from "../bridge/ports.ts";
 import type { BrandingConfig } from "../config.ts";
 import { renderEmbed } from "./embeds.ts";

@@ -9,19 +9,29 @@
  * its body is read; bodies are read within the limits of bounded_body.ts; a
  * signed event gets the same answer whether or not it was for this bridge's
  * inbox and account, so answers reveal nothing to someone guessing ids.
+ *
+ * A correctly signed webhook or verified interaction proves its remote
+ * address (`senders`, shared with server.ts): that address gets capacity
+ * strangers cannot take. The address comes from the server as Deno.serve
+ * gives it (`info.remoteAddr`, Hono's `c.env`).
  */
+import type {
+  AgentTypingEvent,
+  ChatwootMessageEvent,
+  ConversationStatusEvent,
+  ParsedWebhook,
+} from "../bridge/webhook_events.ts";
 import { type Context, Hono } from "hono";
 import type { MessageEventOutcome } from "../bridge/intake.ts";
 import type { Logger } from "../bridge/ports.ts";
-import type { ConversationStatusEvent, StatusOutcome } from "../bridge/status_events.ts";
-import type { ChatwootMessageEvent } from "../bridge/webhook_routing.ts";
-import {
-  type AgentTypingEvent,
-  constantTimeEqual,
-  parseWebhook,
-  type SignatureCheck,
-} from "../chatwoot/webhook.ts";
+import type { StatusOutcome } from "../bridge/status_events.ts";
+
+import { constantTimeEqual, type SignatureCheck } from "../signature_check.ts";
 import { type BodyLimits, createBodyReader, DEFAULT_BODY_LIMITS } from "./bounded_body.ts";
+import { createProvenSenders, type ProvenSenders } from "./proven_senders.ts";
+
+/** What the server passes along with a request (Deno.ServeHandlerInfo, or server.ts's). */
+type AppEnv = { Bindings: { remoteAddr?: { hostname: string } } | undefined };
 
 export interface HealthReport {
   healthy: boolean;
@@ -42,6 +52,8 @@ export interface HttpDeps {
   ): Promise<MessageEventOutcome>;
   acceptStatusEvent(event: ConversationStatusEvent): Promise<StatusOutcome>;
   acceptTyping(event: AgentTypingEvent): void;
+  /** Reads a verified webhook body (the Chatwoot adapter's parser). */
+  parseWebhook(rawBody: string): ParsedWebhook;
   /** contact_created / contact_updated (account webhooks): keeps the blocked flag current. */
   acceptContact(
     contact: { identifier: string | null; blocked: boolean; accountId?: number },
@@ -51,8 +63,10 @@ export interface HttpDeps {
   metrics(): Promise<string>;
   /** METRICS_TOKEN: when set, `/metrics` needs `Authorization: Bearer <token>`. */
   metricsToken?: string;
-  /** Bounds on request bodies (defaults: 1 MiB, 10 s, 32 at once). */
+  /** Bounds on request bodies (defaults in bounded_body.ts: 1 MiB, 10 s, 32 + 16 at once). */
   bodyLimits?: Partial<BodyLimits>;
+  /** Addresses proven by signed requests; pass serveHttp the same one. */
+  senders?: ProvenSenders;
   /** False when this `X-Chatwoot-Delivery` id was seen before (a replayed delivery). */
   firstDelivery(deliveryId: string): Promise<boolean>;
   countWebhook(outcome: string): void;
@@ -72,12 +86,15 @@ export interface HttpDeps {
 /** Discord wants an answer to an interaction within 3 s. */
 const INTERACTION_ANSWER_MS = 2_500;
 
-export function createHttpApp(deps: HttpDeps): Hono {
-  const app = new Hono();
-  const bodies = createBodyReader({ ...DEFAULT_BODY_LIMITS, ...deps.bodyLimits });
+export function createHttpApp(deps: HttpDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>();
+  const senders = deps.senders ?? createProvenSenders();
+  const bodies = createBodyReader({ ...DEFAULT_BODY_LIMITS, ...deps.bodyLimits }, senders);
+  /** The client's IP address ("unknown" when the server gave none). */
+  const addressOf = (c: Context<AppEnv>) => c.env?.remoteAddr?.hostname ?? "unknown";
   /** The body within the limits, or the answer that refuses it (the connection is then closed). */
-  const readBody = async (c: Context) => {
-    const read = await bodies.read(c.req.raw);
+  const readBody = async (c: Context<AppEnv>) => {
+    const read = await bodies.read(c.req.raw, addressOf(c));
     if (read.ok) return read.text;
     deps.log.warn("request body refused", { path: c.req.path, status: read.status });
     return c.json({ error: read.error }, read.status, read.headers);
@@ -105,8 +122,9 @@ export function createHttpApp(deps: HttpDeps): Hono {
           log.warn("webhook refused: bad signature", { reason: check.reason });
           return c.json({ error: "invalid signature" }, 401);
         }
+        senders.prove(addressOf(c));
       }
-      const parsed = parseWebhook(raw);
+      const parsed = deps.parseWebhook(raw);
       if (parsed.kind === "invalid") {
         deps.countWebhook("malformed");
         log.warn("webhook refused: malformed payload", { reason: parsed.reason });
@@ -184,6 +202,7 @@ export function createHttpApp(deps: HttpDeps): Hono {
         deps.log.warn("interaction refused: bad signature", { reason: check.reason });
         return c.text("invalid request signature", 401);
       }
+      senders.prove(addressOf(c));
       let body: { type?: unknown; id?: unknown };
       try {
         body = JSON.parse(raw);

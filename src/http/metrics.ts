@@ -23,6 +23,14 @@ function labelText(labels: Labels): string {
   return parts.length ? `{${parts.join(",")}}` : "";
 }
 
+/** A current value, rendered at each scrape. */
+export interface Gauge {
+  name: string;
+  help: string;
+  value: number;
+  labels?: Labels;
+}
+
 export class Metrics {
   readonly #counters = new Map<string, Map<string, number>>();
   readonly #histograms = new Map<string, { counts: number[]; sum: number; count: number }>();
@@ -46,7 +54,7 @@ export class Metrics {
   }
 
   /** The exposition text; `gauges` are current values (name → value, optionally labelled). */
-  render(gauges: { name: string; help: string; value: number; labels?: Labels }[]): string {
+  render(gauges: Gauge[]): string {
     const lines: string[] = [];
     for (const [name, series] of this.#counters) {
       const [type, help] = HELP[name] ?? ["counter", name];

@@ -13,25 +13,47 @@
  * - after an answer, a connection whose request body was not read to its end
  *   (refused, too slow, too large) or that was answered `Connection: close`
  *   is closed: ended at once, destroyed `lingerMs` later if the client stalls;
- * - at most `maxConnections` are open at once; more are closed on arrival.
+ * - connections are slots (admission.ts): `maxConnections` for any address,
+ *   at most `maxConnectionsPerAddress` of them held by one unproven address,
+ *   and `reservedForProven` more only for addresses that delivered a
+ *   correctly signed request lately (proven_senders.ts), so a crowd of idle
+ *   strangers cannot shut Chatwoot out. A connection without a slot is
+ *   closed on arrival.
+ *
+ * The handler gets the client's address the way Deno.serve gives it
+ * (`info.remoteAddr`), so the same app runs under both.
  *
  * Bodies are read by the handler within its own bounds (bounded_body.ts);
  * one that is not read stays in the kernel's buffers, not in this process.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
+import { createAdmission, type Slot } from "./admission.ts";
+import { addressKey, createProvenSenders, type ProvenSenders } from "./proven_senders.ts";
 
 export interface ConnectionLimits {
   headTimeoutMs: number;
   lingerMs: number;
+  /** Connections open at once, from any address. */
   maxConnections: number;
+  /** Connections one unproven address may hold open. */
+  maxConnectionsPerAddress: number;
+  /** Connections on top of `maxConnections`, for proven addresses only. */
+  reservedForProven: number;
 }
 
 export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   headTimeoutMs: 10_000,
   lingerMs: 1_000,
   maxConnections: 1_024,
+  maxConnectionsPerAddress: 64,
+  reservedForProven: 64,
 };
+
+/** What the handler learns about the connection, shaped like Deno.ServeHandlerInfo. */
+export interface ServeInfo {
+  remoteAddr: { transport: "tcp"; hostname: string; port: number };
+}
 
 /** Shaped like Deno.HttpServer where the bridge uses it. */
 export interface HttpServer {
@@ -43,8 +65,10 @@ export interface HttpServer {
 export interface ServeOptions {
   hostname: string;
   port: number;
-  handler: (request: Request) => Response | Promise<Response>;
+  handler: (request: Request, info: ServeInfo) => Response | Promise<Response>;
   limits?: Partial<ConnectionLimits>;
+  /** Addresses proven by signed requests (the app marks them); default: none ever proven. */
+  senders?: ProvenSenders;
   /** Called when the handler itself throws (the client gets a bare 500). */
   onError?: (error: unknown) => void;
 }
@@ -52,6 +76,11 @@ export interface ServeOptions {
 export async function serveHttp(options: ServeOptions): Promise<HttpServer> {
   const limits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
   const sockets = new Set<Socket>();
+  const slots = createAdmission({
+    shared: limits.maxConnections,
+    reserved: limits.reservedForProven,
+    perUnprovenAddress: limits.maxConnectionsPerAddress,
+  }, options.senders ?? createProvenSenders());
   const busy = new Set<Socket>();
   /** Each connection's one pending timer: its head timeout, or its linger once ended. */
   const timers = new Map<Socket, ReturnType<typeof setTimeout>>();
@@ -88,12 +117,14 @@ export async function serveHttp(options: ServeOptions): Promise<HttpServer> {
       });
   });
   server.on("connection", (socket: Socket) => {
-    if (sockets.size >= limits.maxConnections || stopping) {
+    const slot: Slot | undefined = stopping ? undefined : slots.take(remoteAddress(socket));
+    if (!slot) {
       socket.destroy();
       return;
     }
     sockets.add(socket);
     socket.on("close", () => {
+      slot.release();
       sockets.delete(socket);
       busy.delete(socket);
       clearTimeout(timers.get(socket));
@@ -130,15 +161,39 @@ export async function serveHttp(options: ServeOptions): Promise<HttpServer> {
 
 /** Hands the request to the fetch-style handler and writes its answer. */
 async function answer(req: IncomingMessage, res: ServerResponse, options: ServeOptions) {
+  const socket = req.socket;
+  // The request's signal aborts when the client goes away, as under Deno.serve.
+  const gone = new AbortController();
+  const abort = () => gone.abort();
+  socket.once("close", abort);
+  try {
+    await answerRequest(req, res, options, gone.signal);
+  } finally {
+    socket.off("close", abort);
+  }
+}
+
+async function answerRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: ServeOptions,
+  signal: AbortSignal,
+) {
   let request: Request;
   try {
-    request = toRequest(req, options.hostname);
+    request = toRequest(req, options.hostname, signal);
   } catch {
     res.writeHead(400, { connection: "close", "content-type": "text/plain" });
     res.end("bad request");
     return;
   }
-  const response = await options.handler(request);
+  const response = await options.handler(request, {
+    remoteAddr: {
+      transport: "tcp",
+      hostname: remoteAddress(req.socket),
+      port: req.socket.remotePort ?? 0,
+    },
+  });
   // Answers are small (JSON, metrics text): written whole, with their length.
   const body = response.body ? new Uint8Array(await response.arrayBuffer()) : undefined;
   const headers: Record<string, string | string[]> = {};
@@ -150,8 +205,13 @@ async function answer(req: IncomingMessage, res: ServerResponse, options: ServeO
   await new Promise<void>((resolve) => res.end(body, () => resolve()));
 }
 
+/** The client's IP address (an IPv4 client of an IPv6 socket as plain IPv4). */
+function remoteAddress(socket: Socket): string {
+  return addressKey(socket.remoteAddress ?? "");
+}
+
 /** A fetch Request whose body streams from the socket only as the handler reads it. */
-function toRequest(req: IncomingMessage, hostname: string): Request {
+function toRequest(req: IncomingMessage, hostname: string, signal: AbortSignal): Request {
   const headers = new Headers();
   for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
     headers.append(req.rawHeaders[i], req.rawHeaders[i + 1]);
@@ -160,7 +220,7 @@ function toRequest(req: IncomingMessage, hostname: string): Request {
   const method = req.method ?? "GET";
   if (method === "GET" || method === "HEAD") {
     req.resume();
-    return new Request(url, { method, headers });
+    return new Request(url, { method, headers, signal });
   }
   let finished = false;
   const body = new ReadableStream<Uint8Array>({
@@ -192,7 +252,7 @@ function toRequest(req: IncomingMessage, hostname: string): Request {
       req.pause();
     },
   });
-  return new Request(url, { method, headers, body, duplex: "half" } as RequestInit);
+  return new Request(url, { method, headers, body, duplex: "half", signal } as RequestInit);
 }
 
 /** node:http's listen errors as the Deno errors Deno.serve throws (startup_failure.ts reads them). */

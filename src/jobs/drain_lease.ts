@@ -7,9 +7,9 @@
  *   alive; only a process that stalls or dies loses it.
  * - Every write is a commit checked against the lease's versionstamp and
  *   serialized with the renewals (a renewal changes the versionstamp, so a
- *   write racing it would look stale). A drain that lost its lease can write
- *   nothing, and `signal` aborts so that its handler stops before its next
- *   side effect.
+ *   write racing it would look stale). A drain that lost its lease (or gave it
+ *   up) can write nothing, and `signal` aborts so that its handler stops
+ *   before its next side effect.
  * - A locked database (another process writing) is retried briefly, not
  *   treated as a failure of the item.
  */
@@ -40,6 +40,19 @@ export async function withStorageRetries<T>(operation: () => Promise<T>): Promis
   }
 }
 
+export interface DrainLeaseOptions {
+  owner: string;
+  leaseMs: number;
+  now: () => number;
+  renewEveryMs: number;
+}
+
+/** Builds a commit on `op`, which already checks the lease; `leaseKey` to delete it. */
+export type LeaseFencedCommit = (
+  op: Deno.AtomicOperation,
+  leaseKey: Deno.KvKey,
+) => Deno.AtomicOperation;
+
 export class DrainLease {
   readonly #kv: Deno.Kv;
   readonly #owner: string;
@@ -52,39 +65,46 @@ export class DrainLease {
   #released = false;
   #abandoned = false;
 
-  constructor(
-    kv: Deno.Kv,
-    entry: Deno.KvEntryMaybe<Lease>,
-    options: { owner: string; leaseMs: number; now: () => number; renewEveryMs: number },
-  ) {
+  constructor(kv: Deno.Kv, entry: Deno.KvEntryMaybe<Lease>, options: DrainLeaseOptions) {
     this.#kv = kv;
     this.#owner = options.owner;
     this.#entry = entry;
     this.#leaseMs = options.leaseMs;
     this.#now = options.now;
-    this.#timer = setInterval(() => void this.#renew().catch(() => {}), options.renewEveryMs);
+    this.#timer = setInterval(
+      () => void this.#renew().catch(() => this.#giveUpIfExpired()),
+      options.renewEveryMs,
+    );
   }
 
-  /** Aborted once the lease is known to be lost: the handler must not start another side effect. */
+  /**
+   * Aborted once the lease is known to be lost, or given up (`abandon`): the
+   * handler must not start another side effect.
+   */
   get signal(): AbortSignal {
     return this.#lost.signal;
   }
 
-  /** The lease is gone from KV (released with the drain's last commit, or taken over). */
+  /** No write can go through any more: the lease was released, given up or taken over. */
   get ended(): boolean {
     return this.#released || this.#abandoned || this.#lost.signal.aborted;
   }
 
   /**
-   * Commits what `build` adds, checked against the lease. True when it went
-   * through; false when another check in it failed while the lease is still
+   * A write whose only check is the lease: it goes through, or throws
+   * LostLease (and nothing of it is written).
+   */
+  async write(build: LeaseFencedCommit): Promise<void> {
+    if (!await this.tryWrite(build)) throw new LostLease();
+  }
+
+  /**
+   * A write with checks of its own besides the lease's. True when it went
+   * through; false when one of its own checks failed while the lease is still
    * held; throws LostLease when the lease is gone. `releases`: the commit
    * deletes the lease (the drain's last write).
    */
-  commit(
-    build: (op: Deno.AtomicOperation, leaseKey: Deno.KvKey) => Deno.AtomicOperation,
-    options: { releases?: boolean } = {},
-  ): Promise<boolean> {
+  tryWrite(build: LeaseFencedCommit, options: { releases?: boolean } = {}): Promise<boolean> {
     return this.#serialized(async () => {
       if (this.ended) throw new LostLease();
       const entry = this.#entry;
@@ -106,23 +126,35 @@ export class DrainLease {
 
   /** Stops renewing and, unless it already ended, deletes the lease. */
   async release(): Promise<void> {
-    this.stopRenewing();
+    this.#stopRenewing();
     if (this.ended) return;
-    await this.commit((op, key) => op.delete(key), { releases: true }).catch(() => {});
+    await this.tryWrite((op, key) => op.delete(key), { releases: true }).catch(() => {});
   }
 
   /**
-   * Stops renewing and leaves the lease in KV to run out: whoever drains next
+   * Gives the lease up without deleting it: no more renewals or writes, and
+   * the handler is told to stop. The record runs out, and whoever drains next
    * then knows the drain ended abnormally and the head item may have been tried.
    */
   abandon(): void {
     this.#abandoned = true;
-    this.stopRenewing();
+    this.#stopRenewing();
+    if (!this.#lost.signal.aborted) this.#lost.abort(new LostLease());
   }
 
-  stopRenewing(): void {
+  #stopRenewing(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;
+  }
+
+  /**
+   * A renewal failed (KV unreachable, say). Once the lease's time is up
+   * without a confirmed renewal, another instance may take the mailbox: from
+   * then on this drain must act as if it lost it.
+   */
+  #giveUpIfExpired() {
+    const expiresAt = this.#entry.value?.expiresAt ?? 0;
+    if (this.#now() >= expiresAt && !this.ended) this.#lost.abort(new LostLease());
   }
 
   #renew(): Promise<void> {

@@ -17,12 +17,16 @@ interface LeaderLease {
 }
 
 export interface GatewayLeadership {
+  /** Starts competing for the lease (connecting on winning it). */
+  start(): void;
+  /** Competing (start() was called, stop() not yet). */
+  readonly started: boolean;
   readonly isLeader: boolean;
   /** Stops competing; releases the lease if held (a standby then takes over at once). */
   stop(): Promise<void>;
 }
 
-export function holdGatewayLeadership(options: {
+export function gatewayLeadership(options: {
   kv: Deno.Kv;
   instanceId: string;
   /** Connects the gateway; called on becoming leader. */
@@ -77,9 +81,15 @@ export function holdGatewayLeadership(options: {
       });
     }
   };
-  const loop = run();
+  let loop: Promise<void> | undefined;
 
   return {
+    start() {
+      loop ??= run();
+    },
+    get started() {
+      return loop !== undefined && !stopping.signal.aborted;
+    },
     get isLeader() {
       return held !== undefined;
     },

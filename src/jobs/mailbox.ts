@@ -8,22 +8,23 @@
  *   between is healed by the sweeps, which find the pending marker.
  * - A drain holds the mailbox lease (renewed while it runs, see
  *   drain_lease.ts), processes items in key order and deletes an item only
- *   after its handler succeeded. Every write it makes is fenced by the lease.
- * - A failure is classified by cause (errors.ts). An outage of a service (or of
- *   its credentials) is retried with growing delay and no attempt limit; the
- *   mailbox records which service it waits on, so that the service's recovery
- *   wakes exactly those mailboxes. A failure of the item itself is retried a
- *   bounded number of times (once the service is known to answer), then the
- *   item becomes a dead letter, its sender is told (a follow-up item), and the
- *   items behind it flow.
+ *   after its handler succeeded (mailbox_drain.ts). Every write it makes is
+ *   fenced by the lease.
+ * - A failure is classified by cause (mailbox_failures.ts): an outage waits
+ *   for its service without an attempt limit; a failure of the item itself is
+ *   retried a bounded number of times, then the item becomes a dead letter,
+ *   its sender is told, and the items behind it flow.
  * - "May this item have been tried already?" never depends on a drain ending
  *   normally: a normal end always deletes the lease, so a lease record found by
- *   the next drain (a crash, a takeover, an unexpected error) or a retry record
- *   means the handler must look before acting again.
+ *   the next drain (a crash, a takeover, an unexpected error, a stop that could
+ *   not wait) or a retry record means the handler must look before acting again.
  * - A handler may return follow-up items: they are written in the same commit
  *   that removes the item, right behind it in the same mailbox.
+ *
+ * This file schedules: it takes wake-ups, starts one drain per mailbox per
+ * process with its lease, and stops.
  */
-import { classifyFailure, describeError, type Failure } from "../bridge/errors.ts";
+import { describeError, type OutageService } from "../bridge/errors.ts";
 import type { Logger, MailboxAppend, MailboxPort } from "../bridge/ports.ts";
 import {
   type Direction,
@@ -31,94 +32,27 @@ import {
   keys,
   type MailboxOwner,
   ownerOfKey,
-  positionOfKey,
 } from "../store/keys.ts";
+import { createSeenMarkers, type SeenMarkers } from "../store/seen.ts";
 import { retryDelayMs } from "./backoff.ts";
 import { DrainLease, type Lease, LostLease, withStorageRetries } from "./drain_lease.ts";
+import { type AppendDeps, appendOnly, appendTakingLease, readIfIdle } from "./mailbox_append.ts";
+import { type DrainDeps, drainItems, type TakenLease } from "./mailbox_drain.ts";
+import type { ItemHandler, MailboxObserver, RetryState } from "./mailbox_records.ts";
 import { type MailboxStats, MailboxStatsCache } from "./mailbox_stats.ts";
 import type { WakeTarget, Wakeups } from "./wakeups.ts";
 
-export type { Lease, MailboxStats };
-
-export interface MailboxEntry<T = unknown> {
-  item: T;
-  progress: Record<string, unknown>;
-  appendedAt: number;
-}
-
-export interface RetryState {
-  /** Failed attempts in a row at the head item, whatever their cause. */
-  attempts: number;
-  nextAt: number;
-  lastError: string;
-  since: number;
-  /** Set while the mailbox waits on an outage: that service's recovery wakes it. */
-  waitingOn?: Failure["service"];
-  /** Failures of the head item itself; at the limit it becomes a dead letter. */
-  itemFailures?: number;
-}
-
-export interface DeadItem {
-  item: unknown;
-  reason: string;
-  failedAt: number;
-  appendedAt?: number;
-  /** KV deletes it with `expireIn`, lazily (up to a minute late): readers skip it from here on. */
-  expiresAt?: number;
-}
-
-/** True while a dead letter is kept (its TTL has not run out). */
-export function isKept(dead: DeadItem, now: number): boolean {
-  return dead.expiresAt === undefined || dead.expiresAt > now;
-}
-
-/** A lease a drain starts with, taken by the append that woke it. */
-interface AppendedLease {
-  entry: Deno.KvEntryMaybe<Lease>;
-  /** A lease record was there already: a drain before this one ended abnormally. */
-  foundStale: boolean;
-  /** The append found the mailbox empty: its marker and items, as written (no need to read). */
-  known?: { pending: Deno.KvEntryMaybe<unknown>; entries: Deno.KvEntry<MailboxEntry>[] };
-}
-
-const LIST_BATCH = 100;
-
-/** What the mailbox knows about an attempt. */
-export interface AttemptContext {
-  /**
-   * False when the item may have been attempted before (it failed, or the
-   * drain that held it ended abnormally): its side effect may already exist.
-   */
-  firstAttempt: boolean;
-  /** Aborted when the drain lost its lease: start no further side effect. */
-  signal: AbortSignal;
-}
-
-/**
- * Written in the same commit that removes a finished item: a record, or a
- * follow-up item placed right behind it in the same mailbox.
- */
-export type CompletionRecord =
-  | { key: Deno.KvKey; value: unknown; expireIn?: number }
-  | { followUp: unknown };
-
-/**
- * Processes one item. Throw to fail it; `checkpoint` saves progress before the
- * next side effect. Returned records are written atomically with the item's removal.
- */
-export type ItemHandler = (
-  userId: string,
-  entry: MailboxEntry,
-  checkpoint: (progress: Record<string, unknown>) => Promise<void>,
-  context: AttemptContext,
-) => Promise<void | CompletionRecord[]>;
-
-/** What happened to items, for metrics and health. */
-export interface MailboxObserver {
-  delivered?(dir: Direction, entry: MailboxEntry): void;
-  retrying?(dir: Direction, failure: Failure): void;
-  dead?(dir: Direction, reason: string): void;
-}
+export type {
+  AttemptContext,
+  CompletionRecord,
+  DeadItem,
+  ItemHandler,
+  MailboxEntry,
+  MailboxObserver,
+  RetryState,
+} from "./mailbox_records.ts";
+export { isKept } from "./mailbox_records.ts";
+export type { ItemPosition, Lease, MailboxStats };
 
 export interface MailboxOptions {
   observer?: MailboxObserver;
@@ -137,10 +71,26 @@ export interface MailboxOptions {
    * its limit is dead-lettered only when its service answers; else the
    * failure is the service's, and the item waits like in an outage.
    */
-  serviceAnswers?: (service: NonNullable<Failure["service"]>) => Promise<boolean>;
+  serviceAnswers?: (service: OutageService) => Promise<boolean>;
+  /**
+   * Whether another delivery to the service succeeded since `sinceMs`. A
+   * server error is blamed on its item only then (else the service is failing
+   * for everyone, and the item waits like in an outage).
+   */
+  deliveredSince?: (service: OutageService, sinceMs: number) => boolean;
+  /**
+   * Writes an append's dedupe markers (with their expiry by kind). Without
+   * it, markers are written here and kept a week.
+   */
+  seenMarkers?: Pick<SeenMarkers, "guard">;
   /** Distinguishes this process's leases from other instances'. */
   instanceId?: string;
   leaseMs?: number;
+  /**
+   * How often a running drain renews its lease (default: a third of
+   * `leaseMs`). Tests set it past the lease to play a process that stalls.
+   */
+  leaseRenewEveryMs?: number;
   /** Delay before retry number `attempts` (tests make it short). */
   retryDelayMs?: (attempts: number) => number;
   /** Attempts an item gets when it fails by itself (not an outage). */
@@ -155,49 +105,68 @@ export interface MailboxOptions {
  * restarted after a crash) takes the mailbox over. The drain renews it every
  * third of that while it runs, so only a dead or stalled process loses it.
  */
+/** A wake-up this close to a retry's time runs it (timers and queues fire a little early). */
+const RETRY_SLACK_MS = 25;
 const DEFAULT_LEASE_MS = 15_000;
 const DEFAULT_MAX_ITEM_FAILURES = 5;
 const DEFAULT_DEAD_LETTER_TTL_MS = 30 * 24 * 3600_000;
-const SEEN_TTL_MS = 7 * 24 * 3600_000;
-
-type Outcome = "finished" | "next" | "relist" | "retry-later";
 
 export class Mailboxes implements MailboxPort {
   readonly #kv: Deno.Kv;
   readonly #wakeups: Wakeups;
-  readonly #handlers: Record<Direction, ItemHandler>;
   readonly #log: Logger;
   readonly #instanceId: string;
   readonly #leaseMs: number;
-  readonly #retryDelayMs: (attempts: number) => number;
-  readonly #maxItemFailures: number;
-  readonly #deadLetterTtlMs: number;
+  readonly #leaseRenewEveryMs: number;
   readonly #now: () => number;
-  readonly #observer: MailboxObserver;
-  readonly #tellSender: NonNullable<MailboxOptions["tellSender"]>;
-  readonly #serviceAnswers: MailboxOptions["serviceAnswers"];
+  readonly #appendDeps: AppendDeps;
   readonly #stats: MailboxStatsCache;
+  readonly #drainDeps: DrainDeps;
+  /** The drain running in this process, by mailbox. */
   readonly #running = new Map<string, Promise<void>>();
+  /** Mailboxes to drain once more when their running drain ends (with a lease taken meanwhile). */
+  readonly #drainAgain = new Map<string, { taken?: TakenLease; early: boolean }>();
+  /** Leases held by the drains running here (given up when `stop` cannot wait for them). */
+  readonly #leasesHeld = new Set<DrainLease>();
+  /** Appends in progress, by mailbox: each waits for the one before it. */
   readonly #appending = new Map<string, Promise<void>>();
-  readonly #rerun = new Set<string>();
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   #stopping = false;
 
   constructor(options: MailboxOptions) {
     this.#kv = options.kv;
     this.#wakeups = options.wakeups;
-    this.#handlers = options.handlers;
     this.#log = options.log;
     this.#instanceId = options.instanceId ?? crypto.randomUUID();
     this.#leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
-    this.#retryDelayMs = options.retryDelayMs ?? ((attempts) => retryDelayMs(attempts));
-    this.#maxItemFailures = options.maxItemFailures ?? DEFAULT_MAX_ITEM_FAILURES;
-    this.#deadLetterTtlMs = options.deadLetterTtlMs ?? DEFAULT_DEAD_LETTER_TTL_MS;
+    this.#leaseRenewEveryMs = options.leaseRenewEveryMs ?? this.#leaseMs / 3;
     this.#now = options.now ?? Date.now;
-    this.#observer = options.observer ?? {};
-    this.#tellSender = options.tellSender ?? (() => []);
-    this.#serviceAnswers = options.serviceAnswers;
     this.#stats = new MailboxStatsCache(this.#kv, this.#now);
+    this.#appendDeps = {
+      kv: this.#kv,
+      now: this.#now,
+      instanceId: this.#instanceId,
+      leaseMs: this.#leaseMs,
+      seenMarkers: options.seenMarkers ??
+        createSeenMarkers(this.#kv, { reconcileWindowMs: 0, now: this.#now }),
+    };
+    this.#drainDeps = {
+      kv: this.#kv,
+      now: this.#now,
+      log: this.#log,
+      handlers: options.handlers,
+      observer: options.observer ?? {},
+      countsChanged: () => this.#stats.invalidate(),
+      wakeAfter: (target, delayMs) => this.#wakeAfter(target, delayMs),
+      wake: (target) => this.wake(target),
+      stopping: () => this.#stopping,
+      retryDelayMs: options.retryDelayMs ?? ((attempts) => retryDelayMs(attempts)),
+      maxItemFailures: options.maxItemFailures ?? DEFAULT_MAX_ITEM_FAILURES,
+      deadLetterTtlMs: options.deadLetterTtlMs ?? DEFAULT_DEAD_LETTER_TTL_MS,
+      tellSender: options.tellSender ?? (() => []),
+      ...(options.serviceAnswers ? { serviceAnswers: options.serviceAnswers } : {}),
+      ...(options.deliveredSince ? { deliveredSince: options.deliveredSince } : {}),
+    };
   }
 
   /** Starts taking wake-ups from the queue (or timers). */
@@ -225,102 +194,74 @@ export class Mailboxes implements MailboxPort {
   }
 
   async #append(request: MailboxAppend): Promise<boolean> {
-    const { dir, userId } = request;
-    const leaseKey = keys.lease(dir, userId);
-    const pendingKey = keys.pending(dir, userId);
-    const retryKey = keys.retry(dir, userId);
-    // A drain running here will list the new items itself; otherwise try to take the lease.
-    const state = this.#running.has(mailboxId(request)) || this.#stopping
-      ? undefined
-      : await withStorageRetries(() =>
-        this.#kv.getMany<[Lease, RetryState, unknown]>([leaseKey, retryKey, pendingKey])
-      );
-    const [current, retry, pending] = state ?? [];
-    const leaseFree = current !== undefined &&
-      (!current.value || current.value.expiresAt <= this.#now());
-    // Idle and empty (no marker, no retry waiting): the drain can start from what is written here.
-    const wasEmpty = leaseFree && pending?.versionstamp === null &&
-      retry?.versionstamp === null;
-    const dedupe = request.dedupe === undefined
-      ? []
-      : Array.isArray(request.dedupe)
-      ? request.dedupe
-      : [request.dedupe];
-    // When taking the lease fails (another drain took it first), append without it.
-    for (const takeLease of leaseFree ? [true, false] : [false]) {
-      const now = this.#now();
-      const op = this.#kv.atomic();
-      for (const d of dedupe) {
-        const seenKey = keys.seen(d.kind, d.id);
-        op.check({ key: seenKey, versionstamp: null }).set(seenKey, now, { expireIn: SEEN_TTL_MS });
+    const target: WakeTarget = { dir: request.dir, userId: request.userId };
+    // A drain running here lists the new items itself; after stop, no drain starts.
+    const mayTakeLease = !this.#running.has(mailboxId(target)) && !this.#stopping;
+    const idle = mayTakeLease ? await readIfIdle(this.#appendDeps, target) : undefined;
+    if (idle) {
+      const taken = await appendTakingLease(this.#appendDeps, request, idle);
+      if (taken) {
+        this.#stats.invalidate();
+        this.#startDrain(target, taken);
+        return true;
       }
-      const written: { key: Deno.KvKey; value: MailboxEntry }[] = [];
-      for (const { seq, item } of request.items) {
-        const entry: MailboxEntry = { item, progress: {}, appendedAt: now };
-        const key = keys.mailboxItem(dir, userId, [seq]);
-        op.set(key, entry);
-        written.push({ key, value: entry });
-      }
-      const marker = { touchedAt: now };
-      op.set(pendingKey, marker);
-      const lease: Lease = { owner: this.#instanceId, expiresAt: now + this.#leaseMs };
-      if (takeLease && current) op.check(current).set(leaseKey, lease);
-      if (takeLease && wasEmpty && pending && retry) op.check(pending).check(retry);
-      const result = await withStorageRetries(() => op.commit());
-      if (!result.ok) continue; // a dedupe key was seen, or another drain took the lease first
-      this.#stats.invalidate();
-      const versionstamp = result.versionstamp;
-      this.wake(
-        { dir, userId },
-        takeLease
-          ? {
-            entry: { key: leaseKey, value: lease, versionstamp },
-            foundStale: current?.value !== null,
-            ...(wasEmpty
-              ? {
-                known: {
-                  pending: { key: pendingKey, value: marker, versionstamp },
-                  entries: written.map((w) => ({ ...w, versionstamp })),
-                },
-              }
-              : {}),
-          }
-          : undefined,
-      );
-      return true;
+      // A dedupe key was seen (then the plain append fails too), or another drain took the lease.
     }
-    return false;
+    if (!await appendOnly(this.#appendDeps, request)) return false;
+    this.#stats.invalidate();
+    this.#startDrain(target);
+    return true;
   }
 
-  /** Drains the mailbox in this process unless a drain here is already running (it will re-check). */
-  wake(target: WakeTarget, appended?: AppendedLease): void {
+  /**
+   * Drains the mailbox in this process unless a drain here is already running
+   * (it will re-check). A mailbox whose head item waits for its retry is left
+   * alone until then, unless `early` (its service is known to be back).
+   */
+  wake(target: WakeTarget, options: { early?: boolean } = {}): void {
+    this.#startDrain(target, undefined, options.early ?? false);
+  }
+
+  #startDrain(target: WakeTarget, taken?: TakenLease, early = false): void {
     if (this.#stopping) return;
     const id = mailboxId(target);
     if (this.#running.has(id)) {
-      this.#rerun.add(id);
+      // The running drain may be past its last listing: drain once more after it. A lease
+      // taken meanwhile (by an append) is handed on, not left to run out.
+      const waiting = this.#drainAgain.get(id);
+      this.#drainAgain.set(id, {
+        taken: taken ?? waiting?.taken,
+        early: early || (waiting?.early ?? false),
+      });
       return;
     }
     const run = (async () => {
       try {
-        let lease = appended;
+        let next: { taken?: TakenLease; early: boolean } | undefined = { taken, early };
         do {
-          this.#rerun.delete(id);
-          await this.#drain(target, lease);
-          lease = undefined;
-        } while (this.#rerun.has(id) && !this.#stopping);
+          this.#drainAgain.delete(id);
+          await this.#drain(target, next.taken, next.early);
+          next = this.#drainAgain.get(id);
+        } while (next && !this.#stopping);
       } catch (error) {
         // The database failed before a lease was held: nothing was tried; look again soon.
         this.#log.error("mailbox drain could not start", {
-          ...target,
+          dir: target.dir,
+          userId: target.userId,
           error: describeError(error),
         });
         this.#wakeAfter(target, this.#leaseMs);
       } finally {
         this.#running.delete(id);
-        this.#rerun.delete(id);
+        this.#drainAgain.delete(id);
       }
     })();
     this.#running.set(id, run);
+  }
+
+  /** The head item waits for a retry later than now (its own wake-up is scheduled). */
+  #retryNotDue(retry: RetryState | null): boolean {
+    return retry !== null && retry.nextAt > this.#now() + RETRY_SLACK_MS;
   }
 
   /** Wakes every mailbox that holds items and is due (no retry scheduled for later). */
@@ -339,17 +280,23 @@ export class Mailboxes implements MailboxPort {
   }
 
   /** Wakes the mailboxes that wait on an outage of `service`, now (it is known to be back). */
-  async wakeWaitingOn(service: NonNullable<Failure["service"]>): Promise<number> {
+  async wakeWaitingOn(service: OutageService): Promise<number> {
     let woken = 0;
     for await (const entry of this.#kv.list<RetryState>({ prefix: keys.allRetries() })) {
       if (entry.value.waitingOn !== service) continue;
-      this.wake(ownerOfKey(entry.key));
+      this.wake(ownerOfKey(entry.key), { early: true });
       woken++;
     }
     return woken;
   }
 
-  /** Stops taking work and waits (bounded) for drains in flight to finish their current item. */
+  /**
+   * Stops taking work and waits (bounded) for drains in flight to finish their
+   * current item. An item still running after that is given up: its handler is
+   * told to stop, nothing more is written, and its lease is left to run out, so
+   * the next drain (here after a restart, or another instance) looks before
+   * repeating it.
+   */
   async stop(timeoutMs = 10_000): Promise<void> {
     this.#stopping = true;
     this.#wakeups.close();
@@ -358,6 +305,7 @@ export class Mailboxes implements MailboxPort {
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([all, new Promise((r) => timer = setTimeout(r, timeoutMs))]);
     clearTimeout(timer);
+    for (const lease of this.#leasesHeld) lease.abandon();
   }
 
   /** Resolves when no drain is running in this process (for tests and shutdown). */
@@ -370,62 +318,53 @@ export class Mailboxes implements MailboxPort {
     return this.#stats.get();
   }
 
-  async #drain(target: WakeTarget, appended?: AppendedLease): Promise<void> {
+  /** One drain: takes the lease (unless an append did), runs the items, ends the lease. */
+  async #drain(target: WakeTarget, taken: TakenLease | undefined, early: boolean): Promise<void> {
     const { dir, userId } = target;
-    if (!appended) {
+    if (!taken) {
       // Most queued wake-ups find the mailbox already drained: one read, no writes.
-      const pending = await withStorageRetries(() => this.#kv.get(keys.pending(dir, userId)));
+      const [pending, retry] = await withStorageRetries(() =>
+        this.#kv.getMany<[unknown, RetryState]>([
+          keys.pending(dir, userId),
+          keys.retry(dir, userId),
+        ])
+      );
       if (pending.versionstamp === null) return;
+      // A wake-up delivered twice, or an append behind a failing item, is not a retry.
+      if (!early && this.#retryNotDue(retry.value)) return;
     }
-    const taken = appended ?? await this.#acquireLease(target);
-    if (!taken) return;
-    const lease = new DrainLease(this.#kv, taken.entry, {
+    const start = taken ?? await this.#takeLease(target);
+    if (!start) return;
+    const lease = new DrainLease(this.#kv, start.entry, {
       owner: this.#instanceId,
       leaseMs: this.#leaseMs,
       now: this.#now,
-      renewEveryMs: this.#leaseMs / 3,
+      renewEveryMs: this.#leaseRenewEveryMs,
     });
-    let known = taken.known;
-    // Only the first item processed can have been tried by the drain that ended abnormally.
-    let headMayBeTried = taken.foundStale;
-    try {
-      while (!this.#stopping) {
-        // The pending marker is read before the mailbox is listed: an append after this read
-        // changes the marker (and the closing commit fails); an append before it is listed.
-        const [pending, retry] = known
-          ? [known.pending, { versionstamp: null }]
-          : await withStorageRetries(() =>
-            this.#kv.getMany([keys.pending(dir, userId), keys.retry(dir, userId)])
-          );
-        const entries = known?.entries ?? await this.#list(target);
-        known = undefined;
-        if (entries.length === 0) {
-          if (await this.#clearPending(target, lease, pending)) return;
-          continue; // a new item arrived meanwhile: list again
-        }
-        let relist = false;
-        for (const [i, entry] of entries.entries()) {
-          if (this.#stopping) return;
-          const last = i === entries.length - 1 && entries.length < LIST_BATCH;
-          const firstAttempt = !headMayBeTried && (i > 0 || retry.versionstamp === null);
-          headMayBeTried = false;
-          const outcome = await this.#process(target, entry, lease, firstAttempt, {
-            pendingBeforeListing: last ? pending : undefined,
-          });
-          if (outcome === "retry-later" || outcome === "finished") return;
-          if (outcome === "relist") {
-            relist = true;
-            break;
-          }
-        }
-        if (relist) continue;
-      }
-    } catch (error) {
-      if (error instanceof LostLease) {
-        this.#log.warn("mailbox lease lost; another instance continues", { dir, userId });
+    if (taken && !taken.appended && !early) {
+      // An append took the lease of a mailbox that holds items already: its head may be waiting.
+      const retry = await withStorageRetries(() =>
+        this.#kv.get<RetryState>(keys.retry(dir, userId))
+      );
+      if (this.#retryNotDue(retry.value)) {
+        await lease.release();
         return;
       }
-      // The database failed beyond its retries, or a bug in this file. The lease is left to run
+    }
+    this.#leasesHeld.add(lease);
+    try {
+      await drainItems(this.#drainDeps, target, lease, start);
+    } catch (error) {
+      if (error instanceof LostLease) {
+        if (this.#stopping) {
+          this.#log.warn("mailbox stopped during an item; the next drain looks first", {
+            dir,
+            userId,
+          });
+        } else this.#log.warn("mailbox lease lost; another instance continues", { dir, userId });
+        return;
+      }
+      // The database failed beyond its retries, or a bug in the drain. The lease is left to run
       // out, so whoever drains next treats the head item as possibly tried and looks first.
       lease.abandon();
       this.#log.error("mailbox drain failed; it is retried when its lease runs out", {
@@ -435,216 +374,13 @@ export class Mailboxes implements MailboxPort {
       });
       this.#wakeAfter(target, this.#leaseMs + 100);
     } finally {
+      this.#leasesHeld.delete(lease);
       await lease.release();
     }
   }
 
-  async #list(target: WakeTarget): Promise<Deno.KvEntry<MailboxEntry>[]> {
-    return await withStorageRetries(async () => {
-      const entries: Deno.KvEntry<MailboxEntry>[] = [];
-      const prefix = keys.mailbox(target.dir, target.userId);
-      for await (const e of this.#kv.list<MailboxEntry>({ prefix }, { limit: LIST_BATCH })) {
-        entries.push(e);
-      }
-      return entries;
-    });
-  }
-
-  /** Runs one item and writes what follows from its outcome. */
-  async #process(
-    target: WakeTarget,
-    entry: Deno.KvEntry<MailboxEntry>,
-    lease: DrainLease,
-    firstAttempt: boolean,
-    /** Given for the last item listed: the pending marker as read before the listing. */
-    options: { pendingBeforeListing?: Deno.KvEntryMaybe<unknown> },
-  ): Promise<Outcome> {
-    const { dir, userId } = target;
-    const checkpoint = async (progress: Record<string, unknown>) => {
-      if (!await lease.commit((op) => op.set(entry.key, { ...entry.value, progress }))) {
-        throw new LostLease();
-      }
-    };
-    let records: void | CompletionRecord[];
-    try {
-      lease.signal.throwIfAborted();
-      records = await this.#handlers[dir](userId, entry.value, checkpoint, {
-        firstAttempt,
-        signal: lease.signal,
-      });
-    } catch (error) {
-      if (error instanceof LostLease || lease.signal.aborted) throw new LostLease();
-      return await this.#failed(target, entry, lease, error);
-    }
-    const followUps = (records ?? []).flatMap((r) => "followUp" in r ? [r.followUp] : []);
-    const done = (op: Deno.AtomicOperation) => {
-      op.delete(entry.key).delete(keys.retry(dir, userId));
-      for (const r of records ?? []) {
-        if ("key" in r) op.set(r.key, r.value, r.expireIn ? { expireIn: r.expireIn } : {});
-      }
-      this.#writeFollowUps(op, entry, followUps);
-      return op;
-    };
-    const { pendingBeforeListing } = options;
-    if (pendingBeforeListing && followUps.length === 0) {
-      // The usual case, the last item: delete it, the pending marker and the lease in one
-      // commit, unless an append touched the marker since the listing (then carry on).
-      const finished = await lease.commit(
-        (op, leaseKey) =>
-          done(op).check(pendingBeforeListing).delete(keys.pending(dir, userId)).delete(leaseKey),
-        { releases: true },
-      );
-      if (finished) {
-        this.#delivered(dir, entry.value);
-        return "finished";
-      }
-    }
-    if (!await lease.commit(done)) throw new LostLease();
-    this.#delivered(dir, entry.value);
-    return followUps.length ? "relist" : "next";
-  }
-
-  #delivered(dir: Direction, entry: MailboxEntry) {
-    this.#stats.invalidate();
-    this.#observer.delivered?.(dir, entry);
-  }
-
-  #writeFollowUps(op: Deno.AtomicOperation, entry: Deno.KvEntry<MailboxEntry>, items: unknown[]) {
-    const { dir, userId } = ownerOfKey(entry.key);
-    const position = positionOfKey(entry.key);
-    const now = this.#now();
-    items.forEach((item, n) => {
-      const value: MailboxEntry = { item, progress: {}, appendedAt: now };
-      op.set(keys.mailboxItem(dir, userId, [...position, n]), value);
-    });
-  }
-
-  /** An item's handler failed: wait and retry, or give it up. */
-  async #failed(
-    target: WakeTarget,
-    entry: Deno.KvEntry<MailboxEntry>,
-    lease: DrainLease,
-    error: unknown,
-  ): Promise<Outcome> {
-    let failure = classifyFailure(error);
-    // A server error while the service answers its health check is this item's, not an outage:
-    // it keeps its own backoff and its bounded attempts (no probe wakes it every few seconds).
-    if (
-      failure.cause === "outage" && failure.mayBeItem && failure.service !== "storage" &&
-      this.#serviceAnswers && await this.#serviceAnswers(failure.service)
-    ) failure = { cause: "item", service: failure.service, reason: failure.reason };
-    const retryKey = keys.retry(target.dir, target.userId);
-    const previous = (await withStorageRetries(() => this.#kv.get<RetryState>(retryKey))).value;
-    let itemFailures = previous?.itemFailures ?? 0;
-    let waitingOn = failure.cause === "outage" ? failure.service : undefined;
-    if (failure.cause === "item") {
-      itemFailures++;
-      if (itemFailures >= this.#maxItemFailures) {
-        // Blame the item only when its service answers other requests.
-        const service = failure.service;
-        if (!service || !this.#serviceAnswers || await this.#serviceAnswers(service)) {
-          await this.#deadLetter(target, entry, lease, failure.reason);
-          return "relist";
-        }
-        waitingOn = service;
-        itemFailures = this.#maxItemFailures - 1;
-      }
-    }
-    const attempts = (previous?.attempts ?? 0) + 1;
-    const delay = this.#retryDelayMs(waitingOn ? attempts : itemFailures);
-    const now = this.#now();
-    const state: RetryState = {
-      attempts,
-      nextAt: now + delay,
-      lastError: failure.reason,
-      since: previous?.since ?? now,
-      ...(waitingOn ? { waitingOn } : {}),
-      ...(itemFailures ? { itemFailures } : {}),
-    };
-    if (!await lease.commit((op) => op.set(retryKey, state))) throw new LostLease();
-    this.#stats.invalidate();
-    this.#observer.retrying?.(target.dir, failure);
-    this.#wakeAfter(target, delay);
-    this.#log.warn("delivery failed; will retry", {
-      dir: target.dir,
-      userId: target.userId,
-      cause: failure.cause,
-      ...(waitingOn ? { waitingOn } : { itemFailures }),
-      attempts,
-      retryInMs: delay,
-      error: state.lastError,
-    });
-    return "retry-later";
-  }
-
-  async #deadLetter(
-    target: WakeTarget,
-    entry: Deno.KvEntry<MailboxEntry>,
-    lease: DrainLease,
-    reason: string,
-  ) {
-    const { dir, userId } = target;
-    const failedAt = this.#now();
-    const dead: DeadItem = {
-      item: entry.value.item,
-      reason,
-      failedAt,
-      appendedAt: entry.value.appendedAt,
-      expiresAt: failedAt + this.#deadLetterTtlMs,
-    };
-    const tell = this.#tellSender(dir, userId, entry.value.item, reason);
-    const committed = await lease.commit((op) => {
-      op.delete(entry.key).delete(keys.retry(dir, userId))
-        .set(keys.deadItem(dir, userId, positionOfKey(entry.key)), dead, {
-          expireIn: this.#deadLetterTtlMs,
-        });
-      this.#writeFollowUps(op, entry, tell);
-      return op;
-    });
-    if (!committed) throw new LostLease();
-    this.#stats.invalidate();
-    this.#observer.dead?.(dir, reason);
-    this.#log.error("item failed for good; kept as dead letter", {
-      dir,
-      userId,
-      reason,
-      senderTold: tell.length > 0,
-    });
-  }
-
-  /** Wakes the mailbox again after `delayMs` (a queued wake-up, and a timer in case it fails). */
-  #wakeAfter(target: WakeTarget, delayMs: number) {
-    this.#wakeups.later(target, delayMs).catch((error) => {
-      this.#log.warn("could not schedule a wake-up; using a timer", {
-        ...target,
-        error: describeError(error),
-      });
-      const id = setTimeout(() => {
-        this.#timers.delete(id);
-        this.wake(target);
-      }, delayMs);
-      Deno.unrefTimer(id);
-      this.#timers.add(id);
-    });
-  }
-
-  /**
-   * The mailbox is empty: deletes the pending marker and releases the lease,
-   * unless an append touched the marker since (then returns false: list again).
-   */
-  async #clearPending(
-    target: WakeTarget,
-    lease: DrainLease,
-    pending: Deno.KvEntryMaybe<unknown>,
-  ): Promise<boolean> {
-    return await lease.commit(
-      (op, leaseKey) =>
-        op.check(pending).delete(keys.pending(target.dir, target.userId)).delete(leaseKey),
-      { releases: true },
-    );
-  }
-
-  async #acquireLease(target: WakeTarget): Promise<AppendedLease | null> {
+  /** Takes the mailbox's lease if it is free (or ran out); null when another drain holds it. */
+  async #takeLease(target: WakeTarget): Promise<TakenLease | null> {
     const key = keys.lease(target.dir, target.userId);
     const current = await withStorageRetries(() => this.#kv.get<Lease>(key));
     const now = this.#now();
@@ -660,13 +396,28 @@ export class Mailboxes implements MailboxPort {
     if (!res.ok) return null;
     return {
       entry: { key, value: lease, versionstamp: res.versionstamp },
-      foundStale: current.value !== null,
+      headMayHaveBeenTried: current.value !== null,
     };
+  }
+
+  /** Wakes the mailbox again after `delayMs` (a queued wake-up, and a timer in case it fails). */
+  #wakeAfter(target: WakeTarget, delayMs: number) {
+    this.#wakeups.later(target, delayMs).catch((error) => {
+      this.#log.warn("could not schedule a wake-up; using a timer", {
+        dir: target.dir,
+        userId: target.userId,
+        error: describeError(error),
+      });
+      const id = setTimeout(() => {
+        this.#timers.delete(id);
+        this.wake(target);
+      }, delayMs);
+      Deno.unrefTimer(id);
+      this.#timers.add(id);
+    });
   }
 }
 
 function mailboxId(owner: MailboxOwner): string {
   return `${owner.dir}:${owner.userId}`;
 }
-
-export type { ItemPosition };

@@ -5,7 +5,10 @@
  * counter kept beside them would drift), which takes ~600 ms with 100,000
  * dead letters. So the counts are computed in the background, one scan at a
  * time and at most a tenth of the time, and a request waits for a fresh
- * count only briefly: past that it gets the last one, with its age.
+ * count only briefly: past that it gets the last one, with its age. A count
+ * is redone when something moved in this process, and at least every
+ * RECOUNT_MS for what moved elsewhere (another instance, the dead-letters
+ * command, expiry). Ages are kept as times and reported as of the request.
  */
 import type { OutageService } from "../bridge/errors.ts";
 import { keys } from "../store/keys.ts";
@@ -26,13 +29,21 @@ export interface MailboxStats {
 
 /** How long a request waits for a fresh count before it takes the last one. */
 const FRESH_WAIT_MS = 50;
+/** Counts are redone at least this often (changes made by other processes). */
+const RECOUNT_MS = 5_000;
+
+/** A count as taken: the oldest item and dead letter as times, not ages. */
+interface Count extends Omit<MailboxStats, "oldestAgeMs" | "oldestDeadAgeMs"> {
+  oldestAt: number | undefined;
+  oldestDeadAt: number | undefined;
+}
 
 export class MailboxStatsCache {
   readonly #kv: Deno.Kv;
   readonly #now: () => number;
-  #last: MailboxStats | undefined;
+  #last: Count | undefined;
   #stale = true;
-  #running: Promise<MailboxStats> | undefined;
+  #running: Promise<Count> | undefined;
   #nextScanAt = 0;
 
   constructor(kv: Deno.Kv, now: () => number = Date.now) {
@@ -46,15 +57,18 @@ export class MailboxStatsCache {
   }
 
   async get(): Promise<MailboxStats> {
+    return this.#asOfNow(await this.#latest());
+  }
+
+  async #latest(): Promise<Count> {
     const last = this.#last;
-    if (last && !this.#stale) return last;
+    const fresh = last && !this.#stale && this.#now() - last.countedAt < RECOUNT_MS;
+    if (last && fresh) return last;
     const scan = this.#running ?? (this.#now() >= this.#nextScanAt ? this.#scan() : undefined);
     if (!last) return await (scan ?? this.#scan());
     if (!scan) return last;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const waited = new Promise<MailboxStats>((r) =>
-      timer = setTimeout(() => r(last), FRESH_WAIT_MS)
-    );
+    const waited = new Promise<Count>((r) => timer = setTimeout(() => r(last), FRESH_WAIT_MS));
     try {
       return await Promise.race([scan, waited]);
     } finally {
@@ -62,7 +76,17 @@ export class MailboxStatsCache {
     }
   }
 
-  #scan(): Promise<MailboxStats> {
+  #asOfNow(count: Count): MailboxStats {
+    const now = this.#now();
+    const { oldestAt, oldestDeadAt, ...rest } = count;
+    return {
+      ...rest,
+      oldestAgeMs: oldestAt === undefined ? 0 : now - oldestAt,
+      oldestDeadAgeMs: oldestDeadAt === undefined ? 0 : now - oldestDeadAt,
+    };
+  }
+
+  #scan(): Promise<Count> {
     this.#stale = false;
     const started = this.#now();
     const run = this.#count().then((stats) => {
@@ -75,7 +99,7 @@ export class MailboxStatsCache {
     return run;
   }
 
-  async #count(): Promise<MailboxStats> {
+  async #count(): Promise<Count> {
     const now = this.#now();
     let depth = 0;
     let oldest = now;
@@ -104,11 +128,11 @@ export class MailboxStatsCache {
     }
     return {
       depth,
-      oldestAgeMs: depth ? now - oldest : 0,
+      oldestAt: depth ? oldest : undefined,
       retrying,
       waitingOn,
       dead,
-      oldestDeadAgeMs: dead ? now - oldestDead : 0,
+      oldestDeadAt: dead ? oldestDead : undefined,
       countedAt: now,
     };
   }

@@ -9,41 +9,17 @@
  *
  * Both are bounded (conversations or users per run) and report the API calls they made.
  */
-import type { InboundDm } from "../bridge/inbound.ts";
+import type { ChatwootMessageEvent } from "../bridge/webhook_events.ts";
+import type { InboundDm } from "../bridge/items.ts";
 import type { MessageEventOutcome } from "../bridge/intake.ts";
 import type { ChatwootPort, DiscordPort, Logger, TicketStore } from "../bridge/ports.ts";
-import type { ChatwootMessageEvent } from "../bridge/webhook_routing.ts";
-import { keys } from "../store/keys.ts";
-
-export interface RecentConversation {
-  userId: string;
-  at: number;
-}
-
-export interface RecentDm {
-  channelId: string;
-  messageId: string;
-  at: number;
-}
+import type { RecentActivity } from "../store/recent_activity.ts";
 
 export const MAX_CONVERSATIONS_PER_RUN = 50;
 export const MAX_USERS_PER_CATCH_UP = 100;
 
-async function recent<T extends { at: number }>(
-  kv: Deno.Kv,
-  prefix: Deno.KvKey,
-  sinceMs: number,
-  max: number,
-): Promise<{ key: Deno.KvKey; value: T }[]> {
-  const found: { key: Deno.KvKey; value: T }[] = [];
-  for await (const e of kv.list<T>({ prefix })) {
-    if (e.value.at >= sinceMs) found.push({ key: e.key, value: e.value });
-  }
-  return found.sort((a, b) => b.value.at - a.value.at).slice(0, max);
-}
-
 export async function reconcileMissedReplies(deps: {
-  kv: Deno.Kv;
+  recent: Pick<RecentActivity, "conversations">;
   chatwoot: Pick<ChatwootPort, "listMessages">;
   tickets: TicketStore;
   inboxId: number;
@@ -54,16 +30,10 @@ export async function reconcileMissedReplies(deps: {
 }): Promise<{ conversations: number; apiCalls: number; queued: number }> {
   const now = (deps.now ?? Date.now)();
   const since = now - deps.windowHours * 3600_000;
-  const list = await recent<RecentConversation>(
-    deps.kv,
-    keys.allRecentConversations(),
-    since,
-    MAX_CONVERSATIONS_PER_RUN,
-  );
+  const list = await deps.recent.conversations(since, MAX_CONVERSATIONS_PER_RUN);
   let apiCalls = 0;
   let queued = 0;
-  for (const { key, value } of list) {
-    const conversationId = key[1] as number;
+  for (const { conversationId, value } of list) {
     const ticket = await deps.tickets.get(value.userId);
     // Messages from before the bridge attached this conversation are not its to relay.
     const attachedAt = ticket?.since ?? since;
@@ -108,7 +78,7 @@ export async function reconcileMissedReplies(deps: {
 }
 
 export async function catchUpMissedDms(deps: {
-  kv: Deno.Kv;
+  recent: Pick<RecentActivity, "dms">;
   discord: Pick<DiscordPort, "listMessagesAfter">;
   windowHours: number;
   accept: (dm: InboundDm) => Promise<boolean>;
@@ -116,16 +86,10 @@ export async function catchUpMissedDms(deps: {
   now?: () => number;
 }): Promise<{ users: number; apiCalls: number; recovered: number }> {
   const now = (deps.now ?? Date.now)();
-  const list = await recent<RecentDm>(
-    deps.kv,
-    keys.allRecentDms(),
-    now - deps.windowHours * 3600_000,
-    MAX_USERS_PER_CATCH_UP,
-  );
+  const list = await deps.recent.dms(now - deps.windowHours * 3600_000, MAX_USERS_PER_CATCH_UP);
   let apiCalls = 0;
   let recovered = 0;
-  for (const { key, value } of list) {
-    const userId = key[1] as string;
+  for (const { userId, value } of list) {
     apiCalls++;
     try {
       const messages = await deps.discord.listMessagesAfter(value.channelId, value.messageId, 100);

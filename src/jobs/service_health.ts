@@ -4,9 +4,12 @@
  *
  * Contract: a delivery that fails because a service is down (or refuses the
  * credentials) reports an outage here. The service then shows as failing in
- * /healthz with the reason, and is probed every `probeMs` until it answers;
- * then exactly the mailboxes waiting on it are woken (not those retrying for
- * a reason of their own, whose backoff stands). One probe loop per service.
+ * /healthz with the reason, and is probed: at once, then every `probeMs`. A
+ * first probe that passes ends it (the failure was not the service's: the
+ * mailbox's own backoff stands). Once a failing probe passes again, exactly the
+ * mailboxes waiting on the service are woken. One probe loop per service.
+ * Successful deliveries are recorded, to tell a service failing for everyone
+ * from one that refuses a single item.
  */
 import { describeError, type OutageService } from "../bridge/errors.ts";
 import type { Logger } from "../bridge/ports.ts";
@@ -40,6 +43,7 @@ export class ServiceHealth {
   };
   readonly #probing = new Set<OutageService>();
   readonly #recent = new Map<OutageService, { at: number; result: Promise<boolean> }>();
+  readonly #lastDeliveryAt = new Map<OutageService, number>();
 
   constructor(options: ServiceHealthOptions) {
     this.#options = options;
@@ -77,6 +81,16 @@ export class ServiceHealth {
     return result;
   }
 
+  /** A delivery to this service succeeded. */
+  delivered(service: OutageService, at = Date.now()): void {
+    this.#lastDeliveryAt.set(service, at);
+  }
+
+  /** Whether a delivery to this service succeeded since `sinceMs`. */
+  deliveredSince(service: OutageService, sinceMs: number): boolean {
+    return (this.#lastDeliveryAt.get(service) ?? -Infinity) > sinceMs;
+  }
+
   /** A delivery failed on this service: show it, and probe until it is back. */
   reportOutage(service: OutageService, reason: string): void {
     const status = this.#status[service];
@@ -89,10 +103,12 @@ export class ServiceHealth {
 
   async #probeUntilBack(service: OutageService) {
     const { signal, probeMs, log } = this.#options;
-    while (!signal.aborted) {
-      await sleep(probeMs, signal);
+    for (let first = true; !signal.aborted; first = false) {
+      if (!first) await sleep(probeMs, signal);
       if (signal.aborted) return;
       if (await this.check(service)) {
+        // Answering at once: the service is not down; waiting mailboxes keep their own backoff.
+        if (first) return;
         const woken = await this.#options.onRecovered(service).catch(() => 0);
         log.info(`${service} is back; waiting mailboxes retried now`, { mailboxes: woken });
         return;
@@ -125,7 +141,7 @@ export interface HealthAssessment {
 export function assessHealth(input: {
   gatewayConnecting: boolean;
   services: Record<OutageService, ServiceStatus>;
-  stats: { oldestAgeMs: number };
+  stats: { oldestAgeMs: number; waitingOn: Partial<Record<OutageService, number>> };
   maxItemAgeMs: number;
 }): HealthAssessment {
   const down: string[] = [];
@@ -134,13 +150,15 @@ export function assessHealth(input: {
     if (!status.ok) down.push(`${service}: ${status.error ?? "not checked yet"}`);
   }
   if (down.length) return { healthy: false, status: "unhealthy", problems: down };
+  const slow: string[] = [];
+  // The service answers its check, but deliveries to it keep failing (e.g. its writes fail).
+  for (const [service, waiting] of Object.entries(input.stats.waitingOn)) {
+    if (waiting) slow.push(`${waiting} mailbox(es) wait on ${service}: deliveries to it fail`);
+  }
   if (input.stats.oldestAgeMs > input.maxItemAgeMs) {
     const minutes = Math.floor(input.stats.oldestAgeMs / 60_000);
-    return {
-      healthy: true,
-      status: "degraded",
-      problems: [`an item has waited ${minutes} min (HEALTH_MAX_ITEM_AGE_MINUTES)`],
-    };
+    slow.push(`an item has waited ${minutes} min (HEALTH_MAX_ITEM_AGE_MINUTES)`);
   }
+  if (slow.length) return { healthy: true, status: "degraded", problems: slow };
   return { healthy: true, status: "ok", problems: [] };
 }

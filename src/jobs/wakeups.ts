@@ -18,10 +18,10 @@ import type { Direction } from "../store/keys.ts";
 /**
  * KV queues exist only on a local (SQLite) database outside Deno Deploy:
  * KV Connect rejects `enqueue`, and Deploy does not run queue listeners.
+ * Whether this runs on Deploy is the caller's to say (`config.onDeploy`).
  */
-export function kvHasQueues(kvPath: string, env: { deploy?: boolean } = {}): boolean {
-  const onDeploy = env.deploy ?? Deno.env.get("DENO_DEPLOYMENT_ID") !== undefined;
-  return !onDeploy && !/^https?:\/\//.test(kvPath);
+export function kvHasQueues(kvPath: string, where: { deploy: boolean }): boolean {
+  return !where.deploy && !/^https?:\/\//.test(kvPath);
 }
 
 export interface WakeTarget {

@@ -1,4 +1,9 @@
-/** GETs JSON from a user service: undefined for 404 (an unknown user); other failures throw. */
+import { readCappedJson } from "../net/capped_answer.ts";
+
+/**
+ * GETs JSON from a user service: undefined for 404 (an unknown user); other failures throw,
+ * an answer over 4 MiB too (it is read only that far).
+ */
 export async function getJson(
   fetchImpl: typeof fetch,
   url: string,
@@ -11,5 +16,5 @@ export async function getJson(
     if (res.status === 404) return undefined;
     throw new Error(`lookup answered HTTP ${res.status}`);
   }
-  return await res.json();
+  return await readCappedJson(res);
 }

@@ -6,7 +6,8 @@
  * timeout (2 s): a failing or slow plugin costs the ticket nothing but its
  * data. Plugins run in parallel; later ones win on conflicting fields.
  */
-import type { ContactEnrichment, DiscordAuthor } from "../bridge/ticket.ts";
+import type { DiscordAuthor } from "../bridge/items.ts";
+import type { ContactEnrichment } from "../bridge/ticket.ts";
 import { displayName } from "../bridge/ticket.ts";
 import type { Logger } from "../bridge/ports.ts";
 import type { PluginConfig } from "../config.ts";

@@ -26,7 +26,11 @@
 export type Direction = "in" | "out";
 
 /** Where an item sits in its mailbox: its seq, then the positions of follow-ups behind it. */
-export type ItemPosition = readonly [bigint, ...number[]];
+/**
+ * Where an item sits in its mailbox: its seq, then, for an item another
+ * item produced, that item's position and its index (keeping it unique).
+ */
+export type ItemPosition = readonly [bigint, ...(bigint | number)[]];
 
 /** The mailbox a pending, lease or retry key belongs to. */
 export interface MailboxOwner {
@@ -79,8 +83,30 @@ export function ownerOfKey(key: Deno.KvKey): MailboxOwner {
 /** Reads the position out of a mailbox item or dead letter key. */
 export function positionOfKey(key: Deno.KvKey): ItemPosition {
   const [seq, ...rest] = key.slice(3);
-  if (typeof seq !== "bigint" || rest.some((p) => typeof p !== "number")) {
+  const parts = rest.filter((part) => typeof part === "number" || typeof part === "bigint");
+  if (typeof seq !== "bigint" || parts.length !== rest.length) {
     throw new Error(`not a mailbox item key: ${String(key[0])}`);
   }
-  return [seq, ...(rest as number[])];
+  return [seq, ...parts];
+}
+
+/** The user's other mailbox. */
+export function otherDirection(dir: Direction): Direction {
+  return dir === "in" ? "out" : "in";
+}
+
+/**
+ * Where the `n`-th follow-up of a mailbox item goes: in the user's other
+ * mailbox, at `seq` (that mailbox's order for "now"), then the item's own
+ * position (so that follow-ups of different items never share a key).
+ */
+export function followUpKey(itemKey: Deno.KvKey, seq: bigint, n: number): Deno.KvKey {
+  const { dir, userId } = ownerOfKey(itemKey);
+  return keys.mailboxItem(otherDirection(dir), userId, [seq, ...positionOfKey(itemKey), n]);
+}
+
+/** Where a mailbox item goes as a dead letter: same mailbox, same position (a retry puts it back). */
+export function deadLetterKeyOf(itemKey: Deno.KvKey): Deno.KvKey {
+  const { dir, userId } = ownerOfKey(itemKey);
+  return keys.deadItem(dir, userId, positionOfKey(itemKey));
 }

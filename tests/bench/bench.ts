@@ -15,8 +15,8 @@
  * - start-up time to `/healthz` 200.
  */
 import denoJson from "../../deno.json" with { type: "json" };
-import { FakeChatwoot } from "../fakes/fake_chatwoot.ts";
-import { FakeDiscord, snowflake } from "../fakes/fake_discord.ts";
+import { FakeChatwoot } from "../../src/fakes/fake_chatwoot.ts";
+import { FakeDiscord, snowflake } from "../../src/fakes/fake_discord.ts";
 import { fakeEnv } from "../helpers/harness.ts";
 import { DENO_JSON, freePort, MAIN } from "../helpers/process.ts";
 

@@ -6,9 +6,10 @@ import { type BridgeOptions, type RunningBridge, startBridge } from "../../main.
 import { type Config, loadConfig } from "../../src/config.ts";
 import type { GatewayTimings } from "../../src/discord/reconnect_policy.ts";
 import { createLogger } from "../../src/log.ts";
-import { FakeChatwoot } from "../fakes/fake_chatwoot.ts";
-import { FakeDiscord } from "../fakes/fake_discord.ts";
-import { fakeEnv } from "../fakes/fake_env.ts";
+import { FakeChatwoot } from "../../src/fakes/fake_chatwoot.ts";
+import { FakeDiscord } from "../../src/fakes/fake_discord.ts";
+import { fakeEnv } from "../../src/fakes/fake_env.ts";
+import { checkRequestBody } from "./swagger_check.ts";
 
 export { fakeEnv };
 
@@ -42,6 +43,7 @@ export async function startHarness(
   const discord = FakeDiscord.start();
   options.beforeStart?.(discord);
   const chatwoot = FakeChatwoot.start({
+    checkRequest: checkRequestBody,
     webhookSecret: options.webhookSecret === null
       ? undefined
       : options.webhookSecret ?? "harness-webhook-secret",

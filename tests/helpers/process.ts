@@ -2,6 +2,8 @@
 const REPO = new URL("../../", import.meta.url);
 export const MAIN = new URL("main.ts", REPO).pathname;
 export const DENO_JSON = new URL("deno.json", REPO).pathname;
+/** `serve` with 3 s leases instead of 15 s, for tests that kill an instance (see the file). */
+export const SERVE_SHORT_LEASES = new URL("tests/helpers/serve_short_leases.ts", REPO).pathname;
 
 export interface CordwootProcess {
   child: Deno.ChildProcess;
@@ -21,10 +23,15 @@ export function freePort(): number {
 
 export function spawnCordwoot(
   args: string[],
-  options: { env: Record<string, string>; cwd?: string },
+  options: {
+    env: Record<string, string>;
+    cwd?: string;
+    /** The module to run instead of main.ts (e.g. SERVE_SHORT_LEASES). */
+    entry?: string;
+  },
 ): CordwootProcess {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--config", DENO_JSON, MAIN, ...args],
+    args: ["run", "-A", "--config", DENO_JSON, options.entry ?? MAIN, ...args],
     env: { NO_COLOR: "1", ...options.env },
     clearEnv: true,
     cwd: options.cwd ?? Deno.makeTempDirSync(),

@@ -1,5 +1,5 @@
 /** Shared steps for lifecycle tests. */
-import type { FakeMessage } from "../fakes/fake_discord.ts";
+import type { FakeMessage } from "../../src/fakes/fake_discord.ts";
 import type { Harness } from "./harness.ts";
 
 /** The user writes and waits until the DM is confirmed; returns their conversation. */

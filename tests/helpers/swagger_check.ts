@@ -4,6 +4,9 @@
  * `../shared/chatwoot/`). Where the spec is known to be wrong (fields the
  * code accepts but the spec omits, see reference/chatwoot.md), those fields
  * are allowed too. When the spec file is not there, nothing is checked.
+ *
+ * Test-only (it reads a file outside the repository): the test helpers hand it
+ * to the fake Chatwoot as `checkRequest`, so the demo's graph never holds it.
  */
 
 type Schema = {

@@ -126,6 +126,11 @@ export class FakeDiscord {
    * handled; a returned Response is sent instead (the request is still recorded).
    */
   intercept: ((method: string, path: string) => Response | undefined) | undefined;
+  /**
+   * Fault injection for REST: an authorised request for which this returns true
+   * is recorded and never answered (until the fake closes: then 503).
+   */
+  hold: ((method: string, path: string) => boolean) | undefined;
   /** Sees every REST request on arrival (performance.now() time), for measurements. */
   observe: ((method: string, path: string, body: unknown, arrivedAt: number) => void) | undefined;
   /**
@@ -611,6 +616,11 @@ export class FakeDiscord {
     }
     const injected = this.intercept?.(req.method, path);
     if (injected) return injected;
+    if (this.hold?.(req.method, path)) {
+      return new Promise((resolve) =>
+        this.#hung.push(() => resolve(new Response("closing", { status: 503 })))
+      );
+    }
     if (!tokenAuthorised && this.globalLimitPerSecond !== undefined) {
       const limited = this.#globalLimit(arrivedAt);
       if (limited) return limited;

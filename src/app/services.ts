@@ -1,0 +1,72 @@
+/**
+ * The bridge's adapters and stores, built from the configuration: nothing
+ * here connects or runs; the composition root (start_bridge.ts) starts them.
+ */
+import type { AttachmentMemory, Logger } from "../bridge/ports.ts";
+import { createChatwootClient } from "../chatwoot/client.ts";
+import type { Config } from "../config.ts";
+import { createDiscordBot } from "../discord/gateway.ts";
+import type { GatewayTimings } from "../discord/reconnect_policy.ts";
+import { createDiscordRest } from "../discord/rest_port.ts";
+import { Metrics } from "../http/metrics.ts";
+import { createMemoryBudget } from "../jobs/memory_budget.ts";
+import { configuredPlugins, createEnricher } from "../plugins/registry.ts";
+import { createConversationStore } from "../store/conversations.ts";
+import { createCsatStore } from "../store/csat.ts";
+import { createInboxSettingsCache } from "../store/inbox_settings.ts";
+import { createMessageLinks } from "../store/links.ts";
+import { createRecentActivity } from "../store/recent_activity.ts";
+import { createSeenMarkers } from "../store/seen.ts";
+import { createTicketStore } from "../store/tickets.ts";
+
+export type Services = ReturnType<typeof buildServices>;
+
+export function buildServices(
+  config: Config,
+  deps: {
+    kv: Deno.Kv;
+    log: Logger;
+    fetch?: typeof fetch;
+    gatewayTimings?: Partial<GatewayTimings>;
+    discordRequestMs?: number;
+    attachmentMemory?: AttachmentMemory;
+    /** Discord refused the bot for good (a bad token, disallowed intents). */
+    onFatal(explanation: string): void;
+  },
+) {
+  const { kv, log } = deps;
+  const chatwoot = createChatwootClient({
+    baseUrl: config.chatwootBaseUrl,
+    accountId: config.chatwootAccountId,
+    inboxId: config.chatwootInboxId,
+    apiToken: config.chatwootApiToken,
+    fetch: deps.fetch,
+    attachmentOrigins: config.attachmentAllowedOrigins,
+  });
+  const discord = createDiscordBot({
+    config,
+    log,
+    timings: deps.gatewayTimings,
+    requestTimeoutMs: deps.discordRequestMs,
+    onFatal: deps.onFatal,
+  });
+  const discordRest = createDiscordRest(discord.bot, config.branding, deps.fetch, undefined, {
+    cdnOrigins: [new URL(config.discordCdnUrl).origin],
+  });
+  return {
+    kv,
+    chatwoot,
+    discord,
+    discordRest,
+    tickets: createTicketStore(kv),
+    links: createMessageLinks(kv),
+    conversations: createConversationStore(kv),
+    csat: createCsatStore(kv),
+    seen: createSeenMarkers(kv, { reconcileWindowMs: config.reconcileWindowHours * 3600_000 }),
+    recent: createRecentActivity(kv),
+    inbox: createInboxSettingsCache({ kv, chatwoot, inboxId: config.chatwootInboxId, log }),
+    enrich: createEnricher(configuredPlugins(config.plugins, deps.fetch), log),
+    attachmentMemory: deps.attachmentMemory ?? createMemoryBudget(config.attachmentMemoryBytes),
+    metrics: new Metrics(),
+  };
+}

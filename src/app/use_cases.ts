@@ -1,0 +1,65 @@
+/**
+ * Each mailbox's use cases (src/bridge/deliver_*.ts), given the services
+ * they work with.
+ */
+import { inboundDeliverers } from "../bridge/deliver_inbound.ts";
+import { outboundDeliverers } from "../bridge/deliver_outbound.ts";
+import type { Deliverers, Direction } from "../bridge/items.ts";
+import type { InteractionReplies, Logger, MailboxPort } from "../bridge/ports.ts";
+import type { Config } from "../config.ts";
+import type { Services } from "./services.ts";
+
+export function mailboxUseCases(
+  config: Config,
+  services: Services,
+  deps: {
+    mailbox: MailboxPort;
+    nextSeq: () => bigint;
+    replies: InteractionReplies;
+    /** An agent's reply went out: their typing indicator ends. */
+    replied(userId: string): void;
+    log: Logger;
+  },
+): { [D in Direction]: Deliverers<D> } {
+  const { chatwoot, discordRest, tickets, links, csat, attachmentMemory } = services;
+  const { log } = deps;
+  const noticeDeps = { discord: discordRest, tickets, csat, log };
+  const csatDeps = { ...noticeDeps, chatwoot, replies: deps.replies, texts: config.csat };
+  return {
+    in: inboundDeliverers({
+      dms: {
+        chatwoot,
+        discord: discordRest,
+        tickets,
+        conversations: services.conversations,
+        inbox: services.inbox,
+        mailbox: deps.mailbox,
+        links,
+        maxUploadBytes: config.chatwootMaxUploadBytes,
+        attachmentMemory,
+        inboxId: config.chatwootInboxId,
+        reopenWindowHours: config.lifecycle.reopenWindowHours,
+        texts: config.lifecycle,
+        confirmEmoji: config.confirmEmoji,
+        enrich: services.enrich,
+        nextSeq: deps.nextSeq,
+        log,
+      },
+      changes: { chatwoot, tickets, links, log },
+      csat: csatDeps,
+      replies: deps.replies,
+      log,
+    }),
+    out: outboundDeliverers({
+      replies: {
+        ...noticeDeps,
+        chatwoot,
+        links,
+        maxUploadBytes: config.discordMaxUploadBytes,
+        attachmentMemory,
+      },
+      csat: csatDeps,
+      replied: deps.replied,
+    }),
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * An append's commit (see the contract in mailbox.ts): its items, the
+ * mailbox's pending marker and its dedupe markers in one atomic write. When
+ * the mailbox's lease is free, the same commit takes it, so the drain starts
+ * without another write; when the mailbox was also empty, the drain starts
+ * from what was written, without reading it back.
+ */
+import type { MailboxAppend } from "../bridge/ports.ts";
+import { keys } from "../store/keys.ts";
+import type { SeenMarkers } from "../store/seen.ts";
+import { type Lease, withStorageRetries } from "./drain_lease.ts";
+import type { TakenLease } from "./mailbox_drain.ts";
+import type { MailboxEntry, RetryState } from "./mailbox_records.ts";
+import type { WakeTarget } from "./wakeups.ts";
+
+/** Dedupe markers' expiry when no `seenMarkers` is given. */
+
+export interface AppendDeps {
+  kv: Deno.Kv;
+  now: () => number;
+  /** The owner written into a lease this process takes. */
+  instanceId: string;
+  leaseMs: number;
+  seenMarkers: Pick<SeenMarkers, "guard">;
+}
+
+/** A mailbox whose lease is free, as an append read it. */
+export interface IdleMailbox {
+  lease: Deno.KvEntryMaybe<Lease>;
+  pending: Deno.KvEntryMaybe<unknown>;
+  retry: Deno.KvEntryMaybe<RetryState>;
+}
+
+/** The mailbox's lease, marker and retry record, when its lease is free (or ran out). */
+export async function readIfIdle(
+  deps: AppendDeps,
+  { dir, userId }: WakeTarget,
+): Promise<IdleMailbox | undefined> {
+  const [lease, retry, pending] = await withStorageRetries(() =>
+    deps.kv.getMany<[Lease, RetryState, unknown]>([
+      keys.lease(dir, userId),
+      keys.retry(dir, userId),
+      keys.pending(dir, userId),
+    ])
+  );
+  const leaseFree = !lease.value || lease.value.expiresAt <= deps.now();
+  return leaseFree ? { lease, retry, pending } : undefined;
+}
+
+/**
+ * Appends and takes the free lease in one commit. Undefined when that commit
+ * fails: a dedupe key was seen, or another drain took the lease first.
+ */
+export async function appendTakingLease(
+  deps: AppendDeps,
+  request: MailboxAppend,
+  idle: IdleMailbox,
+): Promise<TakenLease | undefined> {
+  const { op, now, written, marker } = appendOperation(deps, request);
+  const lease: Lease = { owner: deps.instanceId, expiresAt: now + deps.leaseMs };
+  op.check(idle.lease).set(idle.lease.key, lease);
+  // Empty and at rest (no marker, no retry waiting): the drain can start from what is written.
+  const wasEmpty = idle.pending.versionstamp === null && idle.retry.versionstamp === null;
+  if (wasEmpty) op.check(idle.pending).check(idle.retry);
+  const result = await withStorageRetries(() => op.commit());
+  if (!result.ok) return undefined;
+  const { versionstamp } = result;
+  return {
+    entry: { key: idle.lease.key, value: lease, versionstamp },
+    headMayHaveBeenTried: idle.lease.value !== null,
+    ...(wasEmpty
+      ? {
+        appended: {
+          pending: { ...marker, versionstamp },
+          headFailedBefore: false,
+          entries: written.map((w) => ({ ...w, versionstamp })),
+        },
+      }
+      : {}),
+  };
+}
+
+/** Appends without touching the lease; false when a dedupe key was seen. */
+export async function appendOnly(deps: AppendDeps, request: MailboxAppend): Promise<boolean> {
+  const result = await withStorageRetries(() => appendOperation(deps, request).op.commit());
+  return result.ok;
+}
+
+/** The append's writes: its dedupe markers, its items and the pending marker. */
+function appendOperation(deps: AppendDeps, request: MailboxAppend) {
+  const { dir, userId } = request;
+  const now = deps.now();
+  const op = deps.kv.atomic();
+  const dedupe = request.dedupe === undefined ? [] : [request.dedupe].flat();
+  for (const { kind, id } of dedupe) deps.seenMarkers.guard(op, kind, id);
+  const written = request.items.map(({ seq, item }) => {
+    const value: MailboxEntry = { item, progress: {}, appendedAt: now };
+    const key = keys.mailboxItem(dir, userId, [seq]);
+    op.set(key, value);
+    return { key, value };
+  });
+  const marker = { key: keys.pending(dir, userId), value: { touchedAt: now } };
+  op.set(marker.key, marker.value);
+  return { op, now, written, marker };
+}

@@ -1,0 +1,168 @@
+/**
+ * What a drain does when an item's handler fails (see the contract in mailbox.ts).
+ *
+ * - The failure is classified by cause (errors.ts). An outage of a service (or
+ *   of its credentials) is retried with growing delay and no attempt limit; the
+ *   retry record names the service, so that its recovery wakes exactly the
+ *   mailboxes waiting on it.
+ * - A failure of the item itself is retried `maxItemFailures` times, then the
+ *   item becomes a dead letter, its sender is told (follow-up items written
+ *   behind it in the same commit) and the items behind it flow. The item is
+ *   blamed only while its service answers other requests: else it waits like
+ *   in an outage.
+ * - Every write goes through the drain's lease.
+ */
+import { classifyFailure, type Failure, type OutageService } from "../bridge/errors.ts";
+import type { Logger } from "../bridge/ports.ts";
+import { deadLetterKeyOf, type Direction, keys } from "../store/keys.ts";
+import { type DrainLease, withStorageRetries } from "./drain_lease.ts";
+import {
+  type DeadItem,
+  type MailboxEntry,
+  type MailboxObserver,
+  type RetryState,
+  setFollowUps,
+} from "./mailbox_records.ts";
+import type { WakeTarget } from "./wakeups.ts";
+
+export interface FailureDeps {
+  kv: Deno.Kv;
+  now: () => number;
+  log: Logger;
+  observer: MailboxObserver;
+  /** Something moved: the mailbox counts must be taken again. */
+  countsChanged: () => void;
+  /** Drains a mailbox now (the other mailbox, after follow-ups were written to it). */
+  wake: (target: WakeTarget) => void;
+  /** Wakes the mailbox again after `delayMs`. */
+  wakeAfter: (target: WakeTarget, delayMs: number) => void;
+  /** Delay before retry number `attempts`. */
+  retryDelayMs: (attempts: number) => number;
+  maxItemFailures: number;
+  deadLetterTtlMs: number;
+  /** The items that tell an item's sender it was not delivered (none for such an item itself). */
+  tellSender: (dir: Direction, userId: string, item: unknown, reason: string) => unknown[];
+  /** Whether the service answers its health check right now (absent: assume it does). */
+  serviceAnswers?: (service: OutageService) => Promise<boolean>;
+  /** Whether another delivery to the service succeeded since `sinceMs` (absent: assume so). */
+  deliveredSince?: (service: OutageService, sinceMs: number) => boolean;
+}
+
+/** A rate limit without Retry-After is short-lived: retried at least this often. */
+const RATE_LIMIT_WAIT_MS = 2_000;
+
+/** "retry-later": a retry record was written and a wake-up scheduled; the drain ends. */
+export type FailureOutcome = "retry-later" | "dead-lettered";
+
+/** An item's handler failed with `error`: schedules its retry, or makes it a dead letter. */
+export async function handleItemFailure(
+  deps: FailureDeps,
+  target: WakeTarget,
+  entry: Deno.KvEntry<MailboxEntry>,
+  lease: DrainLease,
+  error: unknown,
+): Promise<FailureOutcome> {
+  const retryKey = keys.retry(target.dir, target.userId);
+  const previous = (await withStorageRetries(() => deps.kv.get<RetryState>(retryKey))).value;
+  const failingSince = previous?.since ?? deps.now();
+  const failure = await blameItemIfOthersGetThrough(deps, classifyFailure(error), failingSince);
+  let itemFailures = previous?.itemFailures ?? 0;
+  // A rate limit is waited out (its own delay), not shown as an outage nor woken by a probe.
+  let waitingOn = failure.cause === "outage" && !failure.rateLimit ? failure.service : undefined;
+  if (failure.cause === "item") {
+    itemFailures++;
+    if (itemFailures >= deps.maxItemFailures) {
+      const service = failure.service;
+      if (!service || !deps.serviceAnswers || await deps.serviceAnswers(service)) {
+        await deadLetter(deps, target, entry, lease, failure.reason);
+        return "dead-lettered";
+      }
+      // Its service does not answer: the failure is the service's. Wait for it, one attempt short.
+      waitingOn = service;
+      itemFailures = deps.maxItemFailures - 1;
+    }
+  }
+  const attempts = (previous?.attempts ?? 0) + 1;
+  const delay = failure.cause === "outage" && failure.rateLimit
+    ? failure.rateLimit.retryAfterMs ?? Math.min(deps.retryDelayMs(attempts), RATE_LIMIT_WAIT_MS)
+    : deps.retryDelayMs(waitingOn ? attempts : itemFailures);
+  const now = deps.now();
+  const state: RetryState = {
+    attempts,
+    nextAt: now + delay,
+    lastError: failure.reason,
+    since: failingSince,
+    ...(waitingOn ? { waitingOn } : {}),
+    ...(itemFailures ? { itemFailures } : {}),
+  };
+  await lease.write((op) => op.set(retryKey, state));
+  deps.countsChanged();
+  deps.observer.retrying?.(target.dir, failure);
+  deps.wakeAfter(target, delay);
+  deps.log.warn("delivery failed; will retry", {
+    dir: target.dir,
+    userId: target.userId,
+    cause: failure.cause,
+    ...(waitingOn ? { waitingOn } : { itemFailures }),
+    attempts,
+    retryInMs: delay,
+    error: state.lastError,
+  });
+  return "retry-later";
+}
+
+/**
+ * A server error, no answer or a refusal that may be this item's alone is the
+ * item's when the service answers its health check and other deliveries to it
+ * got through since this item started failing: it then keeps its own backoff
+ * and bounded attempts. Otherwise (writes failing while reads work, say) it is
+ * the service's, and nothing is dead-lettered for it.
+ */
+async function blameItemIfOthersGetThrough(
+  deps: FailureDeps,
+  failure: Failure,
+  failingSince: number,
+): Promise<Failure> {
+  if (failure.cause !== "outage" || !failure.mayBeItem || failure.service === "storage") {
+    return failure;
+  }
+  if (deps.deliveredSince && !deps.deliveredSince(failure.service, failingSince)) return failure;
+  if (!deps.serviceAnswers || !await deps.serviceAnswers(failure.service)) return failure;
+  return { cause: "item", service: failure.service, reason: failure.reason };
+}
+
+/** Moves the item to its dead letter and writes the sender's notice behind it, in one commit. */
+async function deadLetter(
+  deps: FailureDeps,
+  { dir, userId }: WakeTarget,
+  entry: Deno.KvEntry<MailboxEntry>,
+  lease: DrainLease,
+  reason: string,
+): Promise<void> {
+  const failedAt = deps.now();
+  const dead: DeadItem = {
+    item: entry.value.item,
+    reason,
+    failedAt,
+    appendedAt: entry.value.appendedAt,
+    progress: entry.value.progress,
+    expiresAt: failedAt + deps.deadLetterTtlMs,
+  };
+  const tell = deps.tellSender(dir, userId, entry.value.item, reason);
+  let other: WakeTarget | undefined;
+  await lease.write((op) => {
+    op.delete(entry.key).delete(keys.retry(dir, userId))
+      .set(deadLetterKeyOf(entry.key), dead, { expireIn: deps.deadLetterTtlMs });
+    other = setFollowUps(op, entry.key, tell, deps.now());
+    return op;
+  });
+  if (other) deps.wake(other);
+  deps.countsChanged();
+  deps.observer.dead?.(dir, reason);
+  deps.log.error("item failed for good; kept as dead letter", {
+    dir,
+    userId,
+    reason,
+    senderTold: tell.length > 0,
+  });
+}
