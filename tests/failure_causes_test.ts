@@ -101,8 +101,11 @@ Deno.test("a DM Chatwoot refuses (422): retried a few times, the user is told, a
   console.log(
     `poison DM: the next DM reached Chatwoot ${Date.now() - sentAt} ms later (50 ms retries)`,
   );
-  const told = embedsSentTo(h, userId).find((e) => e.title === "Message not delivered");
-  assert.ok(told, "the user learns the first message was not delivered");
+  // The notice travels in the user's other (outbound) mailbox: it may land just after.
+  const told = await h.discord.waitFor(
+    () => embedsSentTo(h, userId).find((e) => e.title === "Message not delivered"),
+    "the user to learn the first message was not delivered",
+  );
   assert.match(told.description ?? "", /could not be passed on/);
   assert.equal(h.chatwoot.messages.some((m) => m.source_id === poison.messageId), false);
   const attempts = h.chatwoot.calls.filter((c) =>
