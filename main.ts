@@ -2,7 +2,7 @@
  * cordwoot's entry point: the command line (see src/cli/commands.ts) and, on
  * Deno Deploy, the top-level crons. The wiring itself is src/app/start_bridge.ts.
  */
-import { SCHEDULES } from "./src/app/schedules.ts";
+import { DEPLOY_JOBS } from "./src/app/schedules.ts";
 import { runCommandLine } from "./src/cli/commands.ts";
 import { runningBridge } from "./src/cli/serve.ts";
 
@@ -12,11 +12,11 @@ export { VERSION } from "./src/version.ts";
 /**
  * Deno Deploy only runs crons declared at the module's top level (nested ones
  * are ignored there), so on Deploy they are declared here and call into the
- * running bridge. Without the gateway there is no presence to keep.
+ * running bridge.
  */
 if (Deno.env.get("DENO_DEPLOYMENT_ID")) {
-  for (const job of ["mailbox sweep", "chatwoot health", "reconcile"] as const) {
-    Deno.cron(`cordwoot ${job}`, SCHEDULES[job], async () => {
+  for (const { job, schedule } of DEPLOY_JOBS) {
+    Deno.cron(`cordwoot ${job}`, schedule, async () => {
       await runningBridge()?.runScheduled(job);
     });
   }

@@ -13,7 +13,7 @@ import {
   readProgress,
 } from "../bridge/items.ts";
 import type { ItemHandler } from "../jobs/mailbox.ts";
-import { completionRecords } from "./completions.ts";
+import { completionRecords } from "../store/completions.ts";
 
 export function mailboxHandlers(
   deliverers: { [D in Direction]: Deliverers<D> },
@@ -54,6 +54,11 @@ function handler<D extends Direction>(
       progress: readProgress(useCase.kind, entry.progress),
       checkpoint: (progress) => checkpoint({ ...progress }),
     });
-    return completion ? completionRecords(userId, completion, { ...options, now: Date.now() }) : [];
+    if (!completion) return [];
+    const { records, followUps } = completionRecords(userId, completion, {
+      ...options,
+      now: Date.now(),
+    });
+    return [...records, ...followUps.map((followUp) => ({ followUp }))];
   };
 }

@@ -8,14 +8,17 @@ import { presenceCronSchedule } from "../discord/presence.ts";
 
 export type ScheduledJob = "mailbox sweep" | "chatwoot health" | "reconcile" | "presence";
 
-/** Presence's schedule comes from PRESENCE_POLL_INTERVAL_MS. */
-export const SCHEDULES: Readonly<Record<ScheduledJob, string>> = {
-  "mailbox sweep": "* * * * *",
-  "chatwoot health": "* * * * *",
-  "reconcile": "*/5 * * * *",
-  "presence": "*/5 * * * *",
-};
-const JOBS: readonly ScheduledJob[] = ["mailbox sweep", "chatwoot health", "reconcile", "presence"];
+/**
+ * The jobs with a fixed schedule; also those Deno Deploy runs (HTTP only there:
+ * no gateway, so no presence to keep). Presence's schedule comes from
+ * PRESENCE_POLL_INTERVAL_MS.
+ */
+export const DEPLOY_JOBS: readonly { job: Exclude<ScheduledJob, "presence">; schedule: string }[] =
+  [
+    { job: "mailbox sweep", schedule: "* * * * *" },
+    { job: "chatwoot health", schedule: "* * * * *" },
+    { job: "reconcile", schedule: "*/5 * * * *" },
+  ];
 
 export type ScheduledJobs = Record<ScheduledJob, () => Promise<unknown>>;
 
@@ -24,10 +27,11 @@ export function registerCrons(
   jobs: ScheduledJobs,
   options: { presencePollMs: number; signal: AbortSignal },
 ): void {
-  for (const job of JOBS) {
-    const schedule = job === "presence"
-      ? presenceCronSchedule(options.presencePollMs)
-      : SCHEDULES[job];
+  const all = [
+    ...DEPLOY_JOBS,
+    { job: "presence" as const, schedule: presenceCronSchedule(options.presencePollMs) },
+  ];
+  for (const { job, schedule } of all) {
     Deno.cron(`cordwoot ${job}`, schedule, { signal: options.signal }, async () => {
       await jobs[job]();
     });

@@ -7,6 +7,7 @@ import { createChatwootClient } from "../chatwoot/client.ts";
 import type { Config } from "../config.ts";
 import { createDiscordBot } from "../discord/gateway.ts";
 import type { GatewayTimings } from "../discord/reconnect_policy.ts";
+import type { RequestSchedulerSettings } from "../discord/request_scheduler.ts";
 import { createDiscordRest } from "../discord/rest_port.ts";
 import { Metrics } from "../http/metrics.ts";
 import { createMemoryBudget } from "../jobs/memory_budget.ts";
@@ -29,6 +30,10 @@ export function buildServices(
     fetch?: typeof fetch;
     gatewayTimings?: Partial<GatewayTimings>;
     discordRequestMs?: number;
+    /** How long a contact plugin may take before the contact is created without it. */
+    pluginTimeoutMs?: number;
+    /** The Discord request scheduler's budget, ages and caps (tests shrink them). */
+    discordRequests?: RequestSchedulerSettings;
     attachmentMemory?: AttachmentMemory;
     /** Discord refused the bot for good (a bad token, disallowed intents). */
     onFatal(explanation: string): void;
@@ -50,8 +55,13 @@ export function buildServices(
     requestTimeoutMs: deps.discordRequestMs,
     onFatal: deps.onFatal,
   });
-  const discordRest = createDiscordRest(discord.bot, config.branding, deps.fetch, undefined, {
-    cdnOrigins: [new URL(config.discordCdnUrl).origin],
+  const metrics = new Metrics();
+  const discordRest = createDiscordRest(discord.bot, config.branding, deps.fetch, {
+    downloads: { cdnOrigins: [new URL(config.discordCdnUrl).origin] },
+    requests: deps.discordRequests,
+    countDropped: (cls, reason) =>
+      metrics.inc("cordwoot_discord_requests_dropped_total", { class: cls, reason }),
+    log,
   });
   return {
     kv,
@@ -65,8 +75,12 @@ export function buildServices(
     seen: createSeenMarkers(kv, { reconcileWindowMs: config.reconcileWindowHours * 3600_000 }),
     recent: createRecentActivity(kv),
     inbox: createInboxSettingsCache({ kv, chatwoot, inboxId: config.chatwootInboxId, log }),
-    enrich: createEnricher(configuredPlugins(config.plugins, deps.fetch), log),
+    enrich: createEnricher(
+      configuredPlugins(config.plugins, deps.fetch),
+      log,
+      deps.pluginTimeoutMs,
+    ),
     attachmentMemory: deps.attachmentMemory ?? createMemoryBudget(config.attachmentMemoryBytes),
-    metrics: new Metrics(),
+    metrics,
   };
 }

@@ -30,6 +30,7 @@ import { createInteractionVerifier } from "../discord/interaction_signature.ts";
 import { handleInteraction, type InteractionDeps } from "../discord/interactions.ts";
 import { updatePresence } from "../discord/presence.ts";
 import type { GatewayTimings } from "../discord/reconnect_policy.ts";
+import type { RequestSchedulerSettings } from "../discord/request_scheduler.ts";
 import { createHttpApp } from "../http/app.ts";
 import { createProvenSenders } from "../http/proven_senders.ts";
 import { serveHttp } from "../http/server.ts";
@@ -73,8 +74,12 @@ export interface BridgeOptions {
     /** An agent's typing is renewed on Discord this often, for at most `agentTypingMaxMs`. */
     agentTypingRenewMs?: number;
     agentTypingMaxMs?: number;
+    /** How long a contact plugin may take before the contact is created without it. */
+    pluginTimeoutMs?: number;
     /** Deadline of a Discord REST request without files (default 15 s). */
     discordRequestMs?: number;
+    /** The Discord request scheduler: budget per second, best-effort ages and queue cap. */
+    discordRequests?: RequestSchedulerSettings;
   };
   /** The attachment memory budget (default: ATTACHMENT_MEMORY_MB's); tests pass an instrumented one. */
   attachmentMemory?: AttachmentMemory;
@@ -112,7 +117,7 @@ export async function startBridge(
   requireWebhookSecret(config, log);
   const timings = options.timings ?? {};
   const ownsKv = !options.kv;
-  const kv = options.kv ?? await openKv(config.kvPath);
+  const kv = options.kv ?? await openKv(config.kvPath, config.kvAccessToken);
   const fatal = Promise.withResolvers<string>();
   const running = new AbortController();
   const nextSeq = createSequence();
@@ -124,6 +129,8 @@ export async function startBridge(
     fetch: options.fetch,
     gatewayTimings: options.gatewayTimings,
     discordRequestMs: timings.discordRequestMs,
+    pluginTimeoutMs: timings.pluginTimeoutMs,
+    discordRequests: timings.discordRequests,
     attachmentMemory: options.attachmentMemory,
     onFatal: (explanation) => fatal.resolve(explanation),
   });
@@ -162,7 +169,7 @@ export async function startBridge(
     renewMs: timings.agentTypingRenewMs,
     maxMs: timings.agentTypingMaxMs,
     type: async (userId) =>
-      await discordRest.startTyping(await dmChannelFor({ discord: discordRest, tickets }, userId)),
+      discordRest.startTyping(await dmChannelFor({ discord: discordRest, tickets }, userId)),
   });
   const interactionReplies: InteractionReplies = {
     async editReply(token, embed) {
@@ -405,6 +412,7 @@ export async function startBridge(
       await discord.stop();
       await server.shutdown();
       await mailboxes.stop();
+      discordRest.stop();
       if (ownsKv) kv.close();
       log.info("stopped");
     },

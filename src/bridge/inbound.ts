@@ -126,18 +126,10 @@ export async function forwardDm(
     if (posted.created) await greet(deps, dm, posted.ticket.conversationId, settings);
     if (!open) await tellOutsideHoursOnce(deps, dm, posted.ticket.conversationId, settings, now);
   }
+  // The message reached the agents. The ✅ is best-effort and never holds this mailbox:
+  // it is asked for and not awaited (the port drops, logs and counts what cannot go).
   if (deps.confirmEmoji && !dm.viaCommand) {
-    try {
-      await deps.discord.addReaction(dm.channelId, dm.messageId, deps.confirmEmoji);
-    } catch (error) {
-      // The message reached the agent; a missing ✅ is not worth holding the mailbox for,
-      // unless Discord is only asking us to wait: then retry the reaction alone.
-      if (isServiceStatus(error, "discord", 429) || isServiceStatus(error, "discord", 0)) {
-        await deps.checkpoint(progress);
-        throw error;
-      }
-      log.warn("confirmation reaction failed", { error: String(error) });
-    }
+    deps.discord.confirmReceipt(dm.channelId, dm.messageId, deps.confirmEmoji);
   }
   return progress.conversationId === undefined || progress.chatwootMessageId === undefined
     ? undefined

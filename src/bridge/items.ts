@@ -217,24 +217,27 @@ export type ItemsByKind<D extends Direction> = {
   [I in MailboxItems[D] as I["kind"]]: I;
 };
 
-/** The progress an item of this kind saves between attempts. */
-export type ProgressOf<I> = I extends InboundDm ? DmProgress
-  : I extends OutboundReply ? ReplyProgress
-  : Record<never, never>;
-
 /** Item kinds stored by earlier versions, read as today's. */
 const RENAMED_KINDS: Record<string, string> = { delete: "agent_delete" };
 
+/** Every kind each mailbox holds (`satisfies` makes a kind left out a compile error). */
+const INBOUND_KINDS = {
+  dm: true,
+  dm_edit: true,
+  dm_delete: true,
+  csat_rating: true,
+  delivery_status: true,
+  agent_alert: true,
+} satisfies Record<InboundItem["kind"], true>;
+const OUTBOUND_KINDS = {
+  reply: true,
+  notice: true,
+  csat_prompt: true,
+  agent_delete: true,
+} satisfies Record<OutboundItem["kind"], true>;
 const KINDS: { [D in Direction]: ReadonlySet<string> } = {
-  in: new Set<InboundItem["kind"]>([
-    "dm",
-    "dm_edit",
-    "dm_delete",
-    "csat_rating",
-    "delivery_status",
-    "agent_alert",
-  ]),
-  out: new Set<OutboundItem["kind"]>(["reply", "notice", "csat_prompt", "agent_delete"]),
+  in: new Set(Object.keys(INBOUND_KINDS)),
+  out: new Set(Object.keys(OUTBOUND_KINDS)),
 };
 
 /**
@@ -252,6 +255,10 @@ export function readItem<D extends Direction>(
   return isItemOf(dir, item) ? item : undefined;
 }
 
+/**
+ * Items are written only by this program, each with its kind: the kind is
+ * what tells them apart (the registry above lists every kind).
+ */
 function isItemOf<D extends Direction>(
   dir: D,
   item: { kind: string },

@@ -208,7 +208,13 @@ export interface DiscordPort {
   checkAccess(): Promise<void>;
   /** Sends a message that can never ping anyone. */
   sendMessage(channelId: string, message: OutgoingDiscordMessage): Promise<{ id: string }>;
-  addReaction(channelId: string, messageId: string, emoji: string): Promise<void>;
+  /**
+   * Reacts with `emoji` to confirm a user's message reached the agents.
+   * Best-effort and fire-and-forget: queued behind every request a mailbox
+   * item makes, dropped when it waited too long or too many wait, never
+   * retried; a failure is logged and counted, never thrown. Nothing waits on it.
+   */
+  confirmReceipt(channelId: string, messageId: string, emoji: string): void;
   /**
    * Downloads a file a user sent, only from Discord's CDN and at most
    * `maxBytes`. CDN links expire; an expired one is renewed by reading the
@@ -220,8 +226,11 @@ export interface DiscordPort {
     limits: { maxBytes: number },
   ): Promise<DownloadOutcome>;
   deleteMessage(channelId: string, messageId: string): Promise<void>;
-  /** Shows "<bot> is typing…" in a channel for about 10 seconds. */
-  startTyping(channelId: string): Promise<void>;
+  /**
+   * Shows "<bot> is typing…" in a channel for about 10 seconds. Best-effort
+   * and fire-and-forget, like confirmReceipt (ahead of confirmations).
+   */
+  startTyping(channelId: string): void;
   /** Messages in a channel after `afterId`, oldest first (at most `limit`). */
 
   listMessagesAfter(

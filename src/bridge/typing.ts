@@ -1,6 +1,7 @@
 /**
- * Typing indicators, both ways. They are momentary, so they are not queued or
- * retried: a lost indicator costs nothing.
+ * Typing indicators, both ways. They are momentary, so they are not retried:
+ * a lost indicator costs nothing. On Discord they are best-effort requests
+ * (DiscordPort.startTyping): they never delay a reply and are dropped when stale.
  *
  * - User → agent: Discord sends TYPING_START about every 8–10 s while the user
  *   types. The first one turns the contact's typing on in Chatwoot (client

@@ -11,7 +11,14 @@
  *   update is retried alone and can never send the reply again.
  */
 import { isServiceStatus } from "./errors.ts";
-import type { AgentAlertItem, DeliveryStatusItem, UserNotice } from "./items.ts";
+import {
+  type AgentAlertItem,
+  type DeliveryStatusItem,
+  type Direction,
+  type OutboundItem,
+  readItem,
+  type UserNotice,
+} from "./items.ts";
 import { notice } from "./notices.ts";
 import type { ChatwootPort, Logger, MessageLinks, TicketStore } from "./ports.ts";
 import { discordTimestamp } from "./working_hours.ts";
@@ -28,80 +35,62 @@ export function deliveryStatusFor(
   };
 }
 
-/** The fields of a failed item this module reads; every mailbox item kind has `kind`. */
-interface FailedItem {
-  kind?: unknown;
-  messageId?: unknown;
-  uuid?: unknown;
-  noticeId?: unknown;
-  conversationId?: unknown;
-  chatwootMessageId?: unknown;
-  receivedAt?: unknown;
-  csat?: { conversationId?: unknown };
-}
-
-const USER_ITEMS: Record<string, string> = {
+/** What each of the user's items is, to them; and each of the agents' items, to the agents. */
+const USER_ITEMS: Record<"dm" | "dm_edit" | "dm_delete" | "csat_rating", string> = {
   dm: "Your message",
   dm_edit: "Your edit of a message",
   dm_delete: "The deletion of your message",
   csat_rating: "Your rating",
 };
-
-const AGENT_ITEMS: Record<string, string> = {
+const AGENT_ITEMS: Record<OutboundItem["kind"], string> = {
   reply: "a reply",
   notice: "a notice",
   csat_prompt: "the satisfaction survey",
   agent_delete: "the deletion of a message",
-  // Stored by an earlier version.
-  delete: "the deletion of a message",
 };
 
 /**
- * The follow-up items that tell the sender of an item that failed for good.
- * None for the messages that do the telling (no loop).
+ * The follow-up items (for the user's other mailbox) that tell the sender of
+ * an item that failed for good. None for the bridge's own bookkeeping items,
+ * nor for a "not delivered" notice itself (no loop).
  */
 export function tellSender(
-  dir: "in" | "out",
+  dir: Direction,
   userId: string,
-  raw: unknown,
+  stored: unknown,
   reason: string,
 ): (UserNotice | AgentAlertItem)[] {
-  if (typeof raw !== "object" || raw === null) return [];
-  const item = raw as FailedItem;
-  const kind = typeof item.kind === "string" ? item.kind : "";
-  const at = typeof item.receivedAt === "number" ? item.receivedAt : Date.now();
-  if (dir === "in" && kind in USER_ITEMS) {
-    const id = String(item.messageId ?? item.uuid ?? at);
+  if (dir === "in") {
+    const item = readItem("in", stored);
+    if (!item || item.kind === "delivery_status" || item.kind === "agent_alert") return [];
+    const id = item.kind === "csat_rating" ? item.uuid : item.messageId;
     return [
-      notice(userId, `undelivered:${kind}:${id}`, {
+      notice(userId, `undelivered:${item.kind}:${id}`, {
         tone: "danger",
         title: "Message not delivered",
-        description: `${USER_ITEMS[kind]} from ${
-          discordTimestamp(at)
+        description: `${USER_ITEMS[item.kind]} from ${
+          discordTimestamp(item.receivedAt)
         } could not be passed on to our support team. Please send it again, perhaps in other words.`,
       }),
     ];
   }
-  if (dir === "out" && kind in AGENT_ITEMS) {
-    if (kind === "notice" && String(item.noticeId).startsWith("undelivered:")) return [];
-    const conversationId = typeof item.conversationId === "number"
-      ? item.conversationId
-      : typeof item.csat?.conversationId === "number"
-      ? item.csat.conversationId
-      : undefined;
-    return [{
-      kind: "agent_alert",
-      discordUserId: userId,
-      ...(conversationId !== undefined ? { conversationId } : {}),
-      ...(kind === "reply" && typeof item.chatwootMessageId === "number"
-        ? { chatwootMessageId: item.chatwootMessageId }
-        : {}),
-      what: AGENT_ITEMS[kind],
-      reason,
-      receivedAt: Date.now(),
-    }];
-  }
-  return [];
+  const item = readItem("out", stored);
+  if (!item) return [];
+  if (item.kind === "notice" && item.noticeId.startsWith("undelivered:")) return [];
+  const conversationId = item.kind === "reply" || item.kind === "csat_prompt"
+    ? item.conversationId
+    : item.kind === "notice"
+    ? item.csat?.conversationId
+    : undefined;
+  return [{
+    kind: "agent_alert",
+    discordUserId: userId,
+    ...(conversationId !== undefined ? { conversationId } : {}),
+    ...(item.kind === "reply" ? { chatwootMessageId: item.chatwootMessageId } : {}),
+    what: AGENT_ITEMS[item.kind],
+    reason,
+    receivedAt: Date.now(),
+  }];
 }
 
 export interface AlertDeps {

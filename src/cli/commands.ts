@@ -99,8 +99,7 @@ ${CONFIGURATION_NOTE} It opens KV_PATH (a running bridge may keep running).`,
         return 2;
       }
       const config = loadConfigOrExit();
-      if (config.kvAccessToken) Deno.env.set("DENO_KV_ACCESS_TOKEN", config.kvAccessToken);
-      const kv = await openKv(config.kvPath);
+      const kv = await openKv(config.kvPath, config.kvAccessToken);
       try {
         return await runDeadLetters(kv, command);
       } finally {

@@ -28,8 +28,6 @@ export async function serve(options: Pick<BridgeOptions, "timings"> = {}): Promi
       error: describeError(event.reason),
     });
   });
-  // Deno.openKv reads the KV Connect token only from the process environment; .env's counts too.
-  if (config.kvAccessToken) Deno.env.set("DENO_KV_ACCESS_TOKEN", config.kvAccessToken);
   let bridge: RunningBridge;
   try {
     bridge = await startBridge(config, { log, timings: options.timings });

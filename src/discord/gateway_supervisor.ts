@@ -117,9 +117,14 @@ export function superviseGateway(options: {
     wake?.();
   };
   const nextSignal = async (): Promise<Signal> => {
-    while (inbox.length === 0) await new Promise<void>((resolve) => wake = resolve);
-    wake = undefined;
-    return inbox.shift()!;
+    for (;;) {
+      const next = inbox.shift();
+      if (next) {
+        wake = undefined;
+        return next;
+      }
+      await new Promise<void>((resolve) => wake = resolve);
+    }
   };
   const closeWaiters = new WeakMap<WebSocket, () => void>();
   let socketError = "";

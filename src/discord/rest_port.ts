@@ -1,5 +1,5 @@
 /** The DiscordPort over Discordeno's REST helpers. */
-import type { DiscordPort, OutgoingDiscordMessage } from "../bridge/ports.ts";
+import type { DiscordPort, Logger, OutgoingDiscordMessage } from "../bridge/ports.ts";
 import type { BrandingConfig } from "../config.ts";
 import {
   boundedDownload,
@@ -10,12 +10,14 @@ import {
 } from "../net/bounded_download.ts";
 import { renderButtonRow, renderEmbed } from "./embeds.ts";
 import { DiscordError, toDiscordError } from "./errors.ts";
-import { createPacer } from "./pacer.ts";
+import {
+  type BestEffortClass,
+  createRequestScheduler,
+  type DropReason,
+  type RequestSchedulerSettings,
+} from "./request_scheduler.ts";
 
 import type { DiscordBot } from "./gateway.ts";
-
-/** Stays under Discord's global limit of 50 requests per second, with room for network jitter. */
-export const DISCORD_REQUESTS_PER_SECOND = 45;
 
 /** The origins Discord serves attachments and stickers from. */
 export const DISCORD_CDN_ORIGINS = ["https://cdn.discordapp.com", "https://media.discordapp.net"];
@@ -27,13 +29,44 @@ export interface DiscordDownloadOptions {
   timeoutMs?: (bytes: number) => number;
 }
 
+export interface DiscordRestOptions {
+  downloads?: DiscordDownloadOptions;
+  /** The request scheduler's budget, ages and caps (request_scheduler.ts has the defaults). */
+  requests?: RequestSchedulerSettings;
+  /** Counts a best-effort request (✅, typing) dropped: stale, queue full, or failed. */
+  countDropped?(cls: BestEffortClass, reason: DropReason): void;
+  /** Where a failed best-effort request is logged (at debug). */
+  log?: Logger;
+}
+
+/** The DiscordPort, plus `stop` for shutdown (drops what still waits for a slot). */
+export type DiscordRest = DiscordPort & { stop(): void };
+
 export function createDiscordRest(
   bot: DiscordBot,
   branding: BrandingConfig,
   fetchImpl: typeof fetch = fetch,
-  pacer = createPacer(DISCORD_REQUESTS_PER_SECOND),
-  downloads: DiscordDownloadOptions = {},
-): DiscordPort {
+  options: DiscordRestOptions = {},
+): DiscordRest {
+  const downloads = options.downloads ?? {};
+  // Every request under the global limit gets its slot here; see request_scheduler.ts.
+  const requests = createRequestScheduler({
+    ...options.requests,
+    onDropped: (cls, reason) => options.countDropped?.(cls, reason),
+  });
+  /** A best-effort request: a failure is logged at debug and rethrown to be counted. */
+  const bestEffort =
+    (what: string, fields: Record<string, string>, send: () => Promise<unknown>) => async () => {
+      try {
+        await send();
+      } catch (error) {
+        options.log?.debug(`${what} not shown`, {
+          ...fields,
+          error: toDiscordError(error, what).message,
+        });
+        throw error;
+      }
+    };
   const cdnOrigins = [...DISCORD_CDN_ORIGINS, ...(downloads.cdnOrigins ?? [])];
   /** GETs a CDN file, bounded; undefined when the link is expired or gone (403/404/410). */
   const fetchFile = async (url: string, what: string, maxBytes: number) => {
@@ -75,7 +108,7 @@ export function createDiscordRest(
   return {
     async checkAccess() {
       try {
-        await pacer.take();
+        await requests.take();
         await bot.rest.getGatewayBot();
       } catch (error) {
         throw toDiscordError(error, "token check");
@@ -83,7 +116,7 @@ export function createDiscordRest(
     },
     async openDmChannel(userId) {
       try {
-        await pacer.take();
+        await requests.take();
         const channel = await bot.helpers.getDmChannel(BigInt(userId));
         return channel.id.toString();
       } catch (error) {
@@ -92,7 +125,7 @@ export function createDiscordRest(
     },
     async sendMessage(channelId, message) {
       try {
-        await pacer.take();
+        await requests.take();
         const sent = await bot.helpers.sendMessage(BigInt(channelId), {
           ...body(message),
           ...(message.nonce ? { nonce: message.nonce, enforceNonce: true } : {}),
@@ -112,7 +145,7 @@ export function createDiscordRest(
         // Signed CDN links expire: reading the message again gives fresh ones.
         let fresh: string | undefined;
         try {
-          await pacer.take();
+          await requests.take();
           const message = await bot.helpers.getMessage(
             BigInt(where.channelId),
             BigInt(where.messageId),
@@ -138,24 +171,26 @@ export function createDiscordRest(
     },
     async deleteMessage(channelId, messageId) {
       try {
-        await pacer.take();
+        await requests.take();
         await bot.helpers.deleteMessage(BigInt(channelId), BigInt(messageId));
       } catch (error) {
         const failure = toDiscordError(error, `deleting message ${messageId}`);
         if (failure.code !== 10008) throw failure; // already gone is what we wanted
       }
     },
-    async startTyping(channelId) {
-      try {
-        await pacer.take();
-        await bot.helpers.triggerTypingIndicator(BigInt(channelId));
-      } catch (error) {
-        throw toDiscordError(error, `typing in channel ${channelId}`);
-      }
+    startTyping(channelId) {
+      requests.offer(
+        "typing",
+        bestEffort(
+          "typing indicator",
+          { channelId },
+          () => bot.helpers.triggerTypingIndicator(BigInt(channelId)),
+        ),
+      );
     },
     async editMessage(channelId, messageId, message) {
       try {
-        await pacer.take();
+        await requests.take();
         await bot.helpers.editMessage(BigInt(channelId), BigInt(messageId), body(message));
       } catch (error) {
         throw toDiscordError(error, `editing message ${messageId}`);
@@ -163,7 +198,7 @@ export function createDiscordRest(
     },
     async listMessagesAfter(channelId, afterId, limit) {
       try {
-        await pacer.take();
+        await requests.take();
         const messages = await bot.helpers.getMessages(BigInt(channelId), {
           after: BigInt(afterId),
           limit,
@@ -183,13 +218,18 @@ export function createDiscordRest(
         throw toDiscordError(error, `reading messages of channel ${channelId}`);
       }
     },
-    async addReaction(channelId, messageId, emoji) {
-      try {
-        await pacer.take();
-        await bot.helpers.addReaction(BigInt(channelId), BigInt(messageId), emoji);
-      } catch (error) {
-        throw toDiscordError(error, `reacting to message ${messageId}`);
-      }
+    confirmReceipt(channelId, messageId, emoji) {
+      requests.offer(
+        "confirmation",
+        bestEffort(
+          "confirmation reaction",
+          { channelId, discordMessageId: messageId },
+          () => bot.helpers.addReaction(BigInt(channelId), BigInt(messageId), emoji),
+        ),
+      );
+    },
+    stop() {
+      requests.stop();
     },
   };
 }

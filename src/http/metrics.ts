@@ -15,6 +15,11 @@ const HELP: Record<string, [type: string, help: string]> = {
   ],
   cordwoot_retries_scheduled_total: ["counter", "Mailbox retries scheduled, by direction."],
   cordwoot_webhooks_total: ["counter", "Webhook deliveries received, by outcome."],
+  cordwoot_discord_requests_dropped_total: [
+    "counter",
+    "Best-effort Discord requests (confirmation, typing) given up, by class and reason: " +
+    "stale or queue_full (never sent), failed (Discord refused or did not answer).",
+  ],
   cordwoot_delivery_latency_seconds: ["histogram", "From arrival to delivery on the far side."],
 };
 

@@ -19,7 +19,8 @@
  *   the next drain (a crash, a takeover, an unexpected error, a stop that could
  *   not wait) or a retry record means the handler must look before acting again.
  * - A handler may return follow-up items: they are written in the same commit
- *   that removes the item, right behind it in the same mailbox.
+ *   that removes the item, into the user's other mailbox (each mailbox talks to
+ *   one service; follow-ups are for the other one), which is then woken.
  *
  * This file schedules: it takes wake-ups, starts one drain per mailbox per
  * process with its lease, and stops.
@@ -62,7 +63,7 @@ export interface MailboxOptions {
   log: Logger;
   /**
    * The items that tell an item's sender it was not delivered (written, with
-   * the dead letter, behind it in its mailbox). None for an item that is
+   * the dead letter, into the user's other mailbox). None for an item that is
    * itself such a message.
    */
   tellSender?: (dir: Direction, userId: string, item: unknown, reason: string) => unknown[];
@@ -100,13 +101,13 @@ export interface MailboxOptions {
   now?: () => number;
 }
 
+/** A wake-up this close to a retry's time runs it (timers and queues fire a little early). */
+const RETRY_SLACK_MS = 25;
 /**
  * How long a drain may go silent before another instance (or this one,
  * restarted after a crash) takes the mailbox over. The drain renews it every
  * third of that while it runs, so only a dead or stalled process loses it.
  */
-/** A wake-up this close to a retry's time runs it (timers and queues fire a little early). */
-const RETRY_SLACK_MS = 25;
 const DEFAULT_LEASE_MS = 15_000;
 const DEFAULT_MAX_ITEM_FAILURES = 5;
 const DEFAULT_DEAD_LETTER_TTL_MS = 30 * 24 * 3600_000;

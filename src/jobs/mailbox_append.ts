@@ -13,8 +13,6 @@ import type { TakenLease } from "./mailbox_drain.ts";
 import type { MailboxEntry, RetryState } from "./mailbox_records.ts";
 import type { WakeTarget } from "./wakeups.ts";
 
-/** Dedupe markers' expiry when no `seenMarkers` is given. */
-
 export interface AppendDeps {
   kv: Deno.Kv;
   now: () => number;

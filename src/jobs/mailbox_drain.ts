@@ -3,7 +3,7 @@
  *
  * - Items run one at a time in key order. An item is deleted only by the
  *   commit that records its outcome: its completion records and follow-ups
- *   (written right behind it, so they run next), or its dead letter.
+ *   (written into the user's other mailbox), or its dead letter.
  * - The drain ends by deleting the pending marker and the lease in one commit,
  *   checked against the marker as read before the last listing. Every append
  *   rewrites the marker, so an item appended since makes that commit fail and
@@ -56,11 +56,10 @@ export interface TakenLease extends DrainStart {
 /**
  * What a drain does after an item:
  * - "next": run the next item listed;
- * - "list-again": items were written behind this one (follow-ups, a notice to its sender);
  * - "drained": the item's commit also ended the drain (marker and lease deleted);
  * - "retry-later": the item failed and waits for its retry; the drain ends.
  */
-type ItemOutcome = "next" | "list-again" | "drained" | "retry-later";
+type ItemOutcome = "next" | "drained" | "retry-later";
 
 /**
  * Runs the mailbox's items until it is empty, an item must wait, or the
@@ -96,7 +95,6 @@ export async function drainItems(
         endDrainIfUnchanged: lastListed ? pending : undefined,
       });
       if (outcome === "drained" || outcome === "retry-later") return;
-      if (outcome === "list-again") break;
     }
   }
 }
@@ -150,7 +148,7 @@ async function runItem(
   } catch (error) {
     if (error instanceof LostLease || lease.signal.aborted) throw new LostLease();
     const failed = await handleItemFailure(deps, target, entry, lease, error);
-    return failed === "dead-lettered" ? "list-again" : "retry-later";
+    return failed === "dead-lettered" ? "next" : "retry-later";
   }
   return await completeItem(deps, target, entry, lease, records, attempt.endDrainIfUnchanged);
 }

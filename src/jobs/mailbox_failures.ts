@@ -7,9 +7,10 @@
  *   mailboxes waiting on it.
  * - A failure of the item itself is retried `maxItemFailures` times, then the
  *   item becomes a dead letter, its sender is told (follow-up items written
- *   behind it in the same commit) and the items behind it flow. The item is
- *   blamed only while its service answers other requests: else it waits like
- *   in an outage.
+ *   into the user's other mailbox in the same commit) and the items behind it
+ *   flow. A server error is blamed on the item only while its service answers
+ *   its check and other deliveries to it get through: else it waits like in an
+ *   outage.
  * - Every write goes through the drain's lease.
  */
 import { classifyFailure, type Failure, type OutageService } from "../bridge/errors.ts";

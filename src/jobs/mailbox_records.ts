@@ -3,6 +3,7 @@
  * shared by the mailbox (mailbox.ts), its drain (mailbox_drain.ts), its
  * failure handling (mailbox_failures.ts) and the dead-letter commands.
  */
+import type { KvRecord } from "../store/records.ts";
 import type { Failure } from "../bridge/errors.ts";
 import { mailboxSeqAt } from "../bridge/intake.ts";
 import {
@@ -70,9 +71,7 @@ export interface AttemptContext {
  * Written in the same commit that removes a finished item: a record, or a
  * follow-up item for the user's other mailbox.
  */
-export type CompletionRecord =
-  | { key: Deno.KvKey; value: unknown; expireIn?: number }
-  | { followUp: unknown };
+export type CompletionRecord = KvRecord | { followUp: unknown };
 
 /**
  * Processes one item. Throw to fail it; `checkpoint` saves progress before the

@@ -51,8 +51,8 @@ export function createMemoryBudget(
 
   /** Grants the queue's head while it fits, in order. */
   const serve = () => {
-    while (queue.length && held + queue[0].bytes <= capacity) {
-      const next = queue.shift()!;
+    for (let next = queue[0]; next && held + next.bytes <= capacity; next = queue[0]) {
+      queue.shift();
       next.grant(take(next.bytes));
     }
   };
@@ -100,7 +100,7 @@ export function createMemoryBudget(
           else reject(reason);
         },
       };
-      const onAbort = () => waiter.cancel(signal!.reason);
+      const onAbort = () => waiter.cancel(signal?.reason);
       const timer = setTimeout(() => waiter.cancel(), maxWaitMs);
       signal?.addEventListener("abort", onAbort, { once: true });
       queue.push(waiter);

@@ -39,9 +39,8 @@ export interface Wakeups {
 }
 
 function isWakeTarget(value: unknown): value is WakeTarget {
-  const v = value as Partial<WakeTarget> | null;
-  return typeof v === "object" && v !== null && (v.dir === "in" || v.dir === "out") &&
-    typeof v.userId === "string";
+  return typeof value === "object" && value !== null && "dir" in value && "userId" in value &&
+    (value.dir === "in" || value.dir === "out") && typeof value.userId === "string";
 }
 
 export function queueWakeups(kv: Deno.Kv): Wakeups {

@@ -58,13 +58,17 @@ export function createInboxSettingsCache(options: {
   return {
     remember,
     async get() {
-      const fresh = (c?: CachedInboxSettings) => c && now() - c.fetchedAt < INBOX_SETTINGS_TTL_MS;
-      if (fresh(memory)) return memory!.settings;
+      /** The cached settings while they are young enough, else undefined. */
+      const fresh = (c?: CachedInboxSettings) =>
+        c !== undefined && now() - c.fetchedAt < INBOX_SETTINGS_TTL_MS ? c : undefined;
+      const inMemory = fresh(memory);
+      if (inMemory) return inMemory.settings;
       const stored = (await options.kv.get<CachedInboxSettings>(keys.inboxSettings())).value ??
         undefined;
-      if (fresh(stored)) {
-        memory = stored;
-        return stored!.settings;
+      const freshStored = fresh(stored);
+      if (freshStored) {
+        memory = freshStored;
+        return freshStored.settings;
       }
       try {
         const settings = await options.chatwoot.getInbox();

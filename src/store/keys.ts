@@ -4,14 +4,13 @@
  * ticket/<discordUserId>                      → TicketRecord
  * dm_channel/<discordUserId>                  → DM channel id
  * dm_channel_user/<channelId>                 → the user of a DM channel
-
- * mailbox/<dir>/<discordUserId>/<seq>[/<n>…]  → MailboxEntry (key order = delivery order; a follow-up
- *                                               an item produced sits right behind it at <seq>/<n>)
+ * mailbox/<dir>/<discordUserId>/<position>     → MailboxEntry (key order = delivery order; <dir> is
+ *                                               "in": to Chatwoot, "out": to Discord; see ItemPosition)
  * pending/<dir>/<discordUserId>               → marks a mailbox that may hold items (sweep index)
  * lease/<dir>/<discordUserId>                 → Lease of the instance draining that mailbox
  * retry/<dir>/<discordUserId>                 → RetryState after a failed attempt
- * dead/<dir>/<discordUserId>/<seq>[/<n>…]     → DeadItem: failed for good, kept DEAD_LETTER_DAYS
- * seen/<kind>/<id>                            → dedupe marker (expires after a week)
+ * dead/<dir>/<discordUserId>/<position>       → DeadItem: failed for good, kept DEAD_LETTER_DAYS
+ * seen/<kind>/<id>                            → dedupe marker (expiry by kind: store/seen.ts)
  * inbox_settings                              → CachedInboxSettings (settings + fetch time)
  * conversation/<conversationId>               → ConversationState (status as last seen, flags)
  * delay_notice/<discordUserId>                → the user was told delivery is delayed
@@ -23,12 +22,14 @@
  * recent_conversation/<conversationId>        → {userId, at}: activity, for reconciliation (expires)
  * recent_dm/<discordUserId>                   → {channelId, messageId, at}: last DM forwarded (expires)
  */
-export type Direction = "in" | "out";
+import type { Direction } from "../bridge/items.ts";
 
-/** Where an item sits in its mailbox: its seq, then the positions of follow-ups behind it. */
+export type { Direction };
+
 /**
- * Where an item sits in its mailbox: its seq, then, for an item another
- * item produced, that item's position and its index (keeping it unique).
+ * Where an item sits in its mailbox: its seq; for a follow-up another item
+ * produced (in the user's other mailbox), that seq, then the producing
+ * item's position and the follow-up's index (keeping it unique).
  */
 export type ItemPosition = readonly [bigint, ...(bigint | number)[]];
 

@@ -1,9 +1,27 @@
 /** Message links (Chatwoot message id ↔ Discord message ids) and one-time flags in Deno KV. */
 import type { MessageLinks } from "../bridge/ports.ts";
 import { keys } from "./keys.ts";
+import type { KvRecord } from "./records.ts";
 
 /** Links outlive any retry or reconciliation window by far. */
-export const LINK_TTL_MS = 90 * 24 * 3600_000;
+const LINK_TTL_MS = 90 * 24 * 3600_000;
+
+/** A Chatwoot message and the Discord messages that carry it, linked both ways. */
+export function linkRecords(chatwootMessageId: number, discordMessageIds: string[]): KvRecord[] {
+  if (discordMessageIds.length === 0) return [];
+  return [
+    {
+      key: keys.linkFromChatwoot(chatwootMessageId),
+      value: discordMessageIds,
+      expireIn: LINK_TTL_MS,
+    },
+    ...discordMessageIds.map((id) => ({
+      key: keys.linkFromDiscord(id),
+      value: chatwootMessageId,
+      expireIn: LINK_TTL_MS,
+    })),
+  ];
+}
 
 export function createMessageLinks(kv: Deno.Kv): MessageLinks {
   return {
@@ -11,11 +29,9 @@ export function createMessageLinks(kv: Deno.Kv): MessageLinks {
       return (await kv.get<string[]>(keys.linkFromChatwoot(chatwootMessageId))).value ?? undefined;
     },
     async link(chatwootMessageId, discordMessageIds) {
-      const op = kv.atomic().set(keys.linkFromChatwoot(chatwootMessageId), discordMessageIds, {
-        expireIn: LINK_TTL_MS,
-      });
-      for (const id of discordMessageIds) {
-        op.set(keys.linkFromDiscord(id), chatwootMessageId, { expireIn: LINK_TTL_MS });
+      const op = kv.atomic();
+      for (const r of linkRecords(chatwootMessageId, discordMessageIds)) {
+        op.set(r.key, r.value, { expireIn: r.expireIn });
       }
       await op.commit();
     },

@@ -1,6 +1,15 @@
 /** Ticket records and DM channels in Deno KV. */
 import type { TicketRecord, TicketStore } from "../bridge/ports.ts";
 import { keys } from "./keys.ts";
+import type { KvRecord } from "./records.ts";
+
+/** The user's DM channel, both ways (written with a DM's completion, or when opened). */
+export function dmChannelRecords(userId: string, channelId: string): KvRecord[] {
+  return [
+    { key: keys.dmChannel(userId), value: channelId },
+    { key: keys.dmChannelUser(channelId), value: userId },
+  ];
+}
 
 export function createTicketStore(kv: Deno.Kv): TicketStore {
   return {
@@ -14,8 +23,9 @@ export function createTicketStore(kv: Deno.Kv): TicketStore {
       return (await kv.get<string>(keys.dmChannel(userId))).value ?? undefined;
     },
     async saveDmChannel(userId, channelId) {
-      await kv.atomic().set(keys.dmChannel(userId), channelId)
-        .set(keys.dmChannelUser(channelId), userId).commit();
+      const op = kv.atomic();
+      for (const r of dmChannelRecords(userId, channelId)) op.set(r.key, r.value);
+      await op.commit();
     },
     async userForDmChannel(channelId) {
       return (await kv.get<string>(keys.dmChannelUser(channelId))).value ?? undefined;

@@ -1,8 +1,8 @@
 /**
- * Starts the real bridge wiring (`startBridge` from main.ts) against a fake
+ * Starts the real bridge wiring (`startBridge`, src/app/start_bridge.ts) against a fake
  * Discord and a fake Chatwoot, with a `:memory:` KV and captured logs.
  */
-import { type BridgeOptions, type RunningBridge, startBridge } from "../../main.ts";
+import { type BridgeOptions, type RunningBridge, startBridge } from "../../src/app/start_bridge.ts";
 import { type Config, loadConfig } from "../../src/config.ts";
 import type { GatewayTimings } from "../../src/discord/reconnect_policy.ts";
 import { createLogger } from "../../src/log.ts";

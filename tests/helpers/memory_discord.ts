@@ -61,8 +61,9 @@ export class MemoryDiscord implements DiscordPort {
     return { id };
   }
 
-  async addReaction(channelId: string, messageId: string, emoji: string) {
-    await this.#call("addReaction");
+  /** Fire-and-forget like the real port: recorded at once, nothing to await or fail. */
+  confirmReceipt(channelId: string, messageId: string, emoji: string) {
+    this.calls.push("confirmReceipt");
     this.reactions.push({ channelId, messageId, emoji });
   }
 
@@ -83,8 +84,8 @@ export class MemoryDiscord implements DiscordPort {
     this.deleted.push({ channelId, messageId });
   }
 
-  async startTyping(_channelId: string) {
-    await this.#call("startTyping");
+  startTyping(_channelId: string) {
+    this.calls.push("startTyping");
   }
 
   async listMessagesAfter(_channelId: string, _afterId: string, _limit: number) {
