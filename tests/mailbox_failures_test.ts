@@ -3,6 +3,7 @@
  * drain may and may not do (unit level: the real Mailboxes on a `:memory:` KV,
  * with injected errors, timings and a second instance).
  */
+import { interceptCommits } from "./helpers/kv_commits.ts";
 import assert from "node:assert/strict";
 import { ServiceError } from "../src/bridge/errors.ts";
 import { type AttemptContext, type MailboxEntry, Mailboxes } from "../src/jobs/mailbox.ts";
@@ -189,35 +190,16 @@ Deno.test("a drain that loses its lease stops before its next side effect and wr
   await a.stop();
 });
 
-/** A KV whose commits fail with "database is locked" while `locked()` says so. */
+/** A KV whose commits fail with `message` ("database is locked" by default) while `locked()`. */
 function lockableKv(
   kv: Deno.Kv,
   locked: () => boolean,
   message = "database is locked",
 ): Deno.Kv {
-  const wrapOp = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
-    const proxy: Deno.AtomicOperation = new Proxy(op, {
-      get(target, prop) {
-        if (prop === "commit") {
-          return () => locked() ? Promise.reject(new Error(message)) : target.commit();
-        }
-        const value = Reflect.get(target, prop, target);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          const result = value.apply(target, args);
-          return result === target ? proxy : result;
-        };
-      },
-    });
-    return proxy;
-  };
-  return new Proxy(kv, {
-    get(target, prop) {
-      if (prop === "atomic") return () => wrapOp(target.atomic());
-      const value = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  });
+  return interceptCommits(
+    kv,
+    (commit) => locked() ? Promise.reject(new Error(message)) : commit(),
+  );
 }
 
 Deno.test("a commit failing after the side effect (database locked): the next attempt looks before posting again", async () => {

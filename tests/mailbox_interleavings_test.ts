@@ -7,6 +7,7 @@
  * What is asserted is what KV and the handlers saw (items left, lease and
  * pending marker, records written), not what the mailbox says about itself.
  */
+import { interceptCommits } from "./helpers/kv_commits.ts";
 import assert from "node:assert/strict";
 import { ServiceError } from "../src/bridge/errors.ts";
 import {
@@ -485,35 +486,13 @@ Deno.test("an append takes the lease while a drain here is finishing: the drain 
 /** A KV whose next commit can be held until the test releases it. */
 function heldCommits(kv: Deno.Kv) {
   const held: { reached: () => void; released: Promise<void> }[] = [];
-  const wrap = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
-    const proxy: Deno.AtomicOperation = new Proxy(op, {
-      get(target, prop) {
-        if (prop === "commit") {
-          return async () => {
-            const hold = held.shift();
-            if (hold) {
-              hold.reached();
-              await hold.released;
-            }
-            return await target.commit();
-          };
-        }
-        const value = Reflect.get(target, prop, target);
-        if (typeof value !== "function") return value;
-        return (...args: unknown[]) => {
-          const result = value.apply(target, args);
-          return result === target ? proxy : result;
-        };
-      },
-    });
-    return proxy;
-  };
-  const wrapped = new Proxy(kv, {
-    get(target, prop) {
-      if (prop === "atomic") return () => wrap(target.atomic());
-      const value = Reflect.get(target, prop, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
+  const wrapped = interceptCommits(kv, async (commit) => {
+    const hold = held.shift();
+    if (hold) {
+      hold.reached();
+      await hold.released;
+    }
+    return await commit();
   });
   return {
     kv: wrapped,
