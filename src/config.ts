@@ -6,124 +6,36 @@
  * Contract: `loadConfig(env)` never throws for bad input; it returns every
  * problem at once, each naming its variable and what is expected. Values of
  * secret variables never appear in a problem message.
+ *
+ * The kinds of value (flag, URL, colour, …) are built in config_fields.ts;
+ * the loaded shape (`Config` and its parts) is declared in config_types.ts
+ * and re-exported here.
  */
 import { parseEnv } from "node:util";
 import { z } from "zod";
+import {
+  blankAsUnset,
+  booleanFlag,
+  color,
+  httpUrl,
+  nonBlankText,
+  positiveInt,
+  required,
+  text,
+} from "./config_fields.ts";
+import type { ConfigResult } from "./config_types.ts";
 
-export type LogLevel = "debug" | "info" | "warn" | "error";
-export type LogFormat = "json" | "pretty";
-
-export interface Config {
-  discordToken: string;
-  /** Application id: DISCORD_CLIENT_ID, else the bot id inside the token. */
-  discordApplicationId: string;
-  /** Bot user id, always read from the token. */
-  discordBotId: string;
-  /** REST base without a trailing slash, e.g. `https://discord.com/api`. */
-  discordApiUrl: string;
-  /** True when DISCORD_API_URL is a rate-limiting proxy: Discordeno's own limiter is then off. */
-  discordApiProxy: boolean;
-  /** Hex Ed25519 key from the Developer Portal: enables `POST /interactions`. */
-  discordPublicKey: string | undefined;
-  /** False: no gateway connection (Deno Deploy, or HTTP interactions only). */
-  discordGateway: boolean;
-  /** Name of the slash command that opens or continues a ticket without the gateway. */
-  ticketCommand: string;
-  chatwootBaseUrl: string;
-  chatwootAccountId: number;
-  chatwootApiToken: string;
-  chatwootInboxId: number;
-  webhookPort: number;
-  webhookHost: string;
-  webhookSecret: string | undefined;
-  /** ALLOW_UNSIGNED_WEBHOOKS: without WEBHOOK_SECRET, accept unsigned webhooks (local trials only). */
-  allowUnsignedWebhooks: boolean;
-  /** Origins (besides CHATWOOT_BASE_URL's) agent attachments may be downloaded from, e.g. storage. */
-  attachmentAllowedOrigins: string[];
-  /** Global budget of attachment bytes held in memory at once (downloads and uploads in flight). */
-  attachmentMemoryBytes: number;
-  /** When set, `GET /metrics` needs `Authorization: Bearer <METRICS_TOKEN>`. */
-  metricsToken: string | undefined;
-  /** Dead letters are kept this long (with their content), then expire. */
-  deadLetterDays: number;
-  /** /healthz reports degraded when an item has waited longer than this. */
-  healthMaxItemAgeMs: number;
-  /** This server's public base URL (check-config matches Chatwoot's webhook against it). */
-  publicUrl: string | undefined;
-  /** "" means the platform's default database (Deno Deploy). */
-  kvPath: string;
-  /** DENO_KV_ACCESS_TOKEN for a KV Connect KV_PATH (read from .env too, unlike Deno's own lookup). */
-  kvAccessToken: string | undefined;
-  /** Running on Deno Deploy: crons are registered at module top level, no gateway, no queues. */
-  onDeploy: boolean;
-  /** Empty string: no confirmation reaction. */
-  confirmEmoji: string;
-  /** Discord user ids and usernames (lower case) allowed to open tickets; undefined = everyone. */
-  allowFrom: Set<string> | undefined;
-  /** Discord's media CDN (stickers), overridable like DISCORD_API_URL. */
-  discordCdnUrl: string;
-  /** Per-file upload limits, in bytes. */
-  chatwootMaxUploadBytes: number;
-  discordMaxUploadBytes: number;
-  logLevel: LogLevel;
-  /** Unset: pretty when standard error is a terminal, JSON otherwise. */
-  logFormat: LogFormat | undefined;
-  /** Agent messages in conversations active this recently are checked for missed webhooks. */
-  reconcileWindowHours: number;
-  lifecycle: LifecycleConfig;
-  branding: BrandingConfig;
-  csat: CsatConfig;
-  presence: PresenceConfig;
-  plugins: PluginConfig;
-}
-
-/** User-facing texts and ticket rules. A notice text that is blank ("") is switched off. */
-export interface LifecycleConfig {
-  reopenWindowHours: number;
-  /** true: accept DMs outside working hours (and say so); false: refuse them. */
-  outsideHoursAccept: boolean;
-  outsideHoursFallbackMessage: string;
-  greetingEnabled: boolean;
-  greetingMessage: string;
-  resolvedMessage: string;
-  snoozedMessage: string;
-  pendingMessage: string;
-  reopenedMessage: string;
-  deliveryDelayedMessage: string;
-}
-
-export interface BrandingConfig {
-  name: string;
-  iconUrl: string | undefined;
-  footerText: string;
-  colors: { primary: number; success: number; danger: number; warning: number; info: number };
-}
-
-export interface CsatConfig {
-  enabled: boolean;
-  question: string;
-  buttonLabel: string;
-  commentEnabled: boolean;
-  commentPlaceholder: string;
-}
-
-export interface PresenceConfig {
-  pollIntervalMs: number;
-  onlineText: string;
-  offlineText: string;
-}
-
-export interface PluginConfig {
-  singlty: { apiUrl: string; apiKey: string } | undefined;
-  /** Generic lookup: `{discordId}` in the URL is replaced by the user id. */
-  httpLookup:
-    | { urlTemplate: string; header: { name: string; value: string } | undefined }
-    | undefined;
-}
-
-export type ConfigResult =
-  | { ok: true; config: Config }
-  | { ok: false; problems: string[] };
+export type {
+  BrandingConfig,
+  Config,
+  ConfigResult,
+  CsatConfig,
+  LifecycleConfig,
+  LogFormat,
+  LogLevel,
+  PluginConfig,
+  PresenceConfig,
+} from "./config_types.ts";
 
 /** Variables whose values must never be echoed back. */
 export const SECRET_VARIABLES = new Set([
@@ -138,54 +50,6 @@ export const SECRET_VARIABLES = new Set([
 
 const SNOWFLAKE = /^\d{17,20}$/;
 const TOKEN_WHERE = "the bot token from Discord Developer Portal > Bot > Token";
-
-/**
- * Blank values count as unset, as in the seed's `.env.example`. The schema
- * passed in decides what unset means (`.optional()` or `.default(…)`).
- */
-const blankAsUnset = <T extends z.ZodType>(schema: T) =>
-  z.preprocess((v) => (typeof v === "string" && v.trim() === "" ? undefined : v), schema);
-
-const required = (what: string) =>
-  z.string({ error: `is required: ${what}` }).trim().min(1, `is required: ${what}`);
-
-const booleanFlag = (fallback: boolean) =>
-  blankAsUnset(
-    z.string().trim().toLowerCase().pipe(
-      z.enum(["true", "false", "1", "0", "yes", "no", "on", "off"], {
-        error: "expected true or false",
-      }),
-    ).transform((v) => ["true", "1", "yes", "on"].includes(v)).optional(),
-  ).transform((v) => v ?? fallback);
-
-const httpUrl = (what: string) =>
-  z.string().trim().refine((v) => {
-    try {
-      const u = new URL(v);
-      return u.protocol === "http:" || u.protocol === "https:";
-    } catch {
-      return false;
-    }
-  }, `expected an http(s) URL (${what})`).transform((v) => v.replace(/\/+$/, ""));
-
-const positiveInt = (what: string) =>
-  z.string().trim().regex(/^\d+$/, `expected a positive whole number (${what})`)
-    .transform(Number).refine((n) => n > 0, `expected a positive whole number (${what})`);
-
-/** A text with a default; set but blank means "off" for notices. */
-const text = (fallback: string) => z.string().optional().transform((v) => v ?? fallback);
-
-const nonBlankText = (fallback: string, max?: number) =>
-  blankAsUnset(
-    (max ? z.string().trim().max(max, `must be at most ${max} characters`) : z.string().trim())
-      .optional(),
-  ).transform((v) => v ?? fallback);
-
-const color = (fallback: number) =>
-  blankAsUnset(
-    z.string().trim().regex(/^#?[0-9a-fA-F]{6}$/, "expected a hex colour like 7BB8F5 (no #)")
-      .transform((v) => parseInt(v.replace("#", ""), 16)).optional(),
-  ).transform((v) => v ?? fallback);
 
 const schema = z.object({
   // One problem per token, whichever applies first (an empty token is not also "not a token").

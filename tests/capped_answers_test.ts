@@ -6,7 +6,8 @@
  * only as it is read, so what it counts is what our code pulled.
  */
 import assert from "node:assert/strict";
-import { ChatwootError, createChatwootClient } from "../src/chatwoot/client.ts";
+import { ChatwootError } from "../src/chatwoot/api_call.ts";
+import { createChatwootClient } from "../src/chatwoot/client.ts";
 import { checkConfig } from "../src/cli/check_config.ts";
 import { loadConfig } from "../src/config.ts";
 import { fakeToken } from "../src/fakes/fake_discord.ts";

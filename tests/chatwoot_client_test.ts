@@ -4,7 +4,8 @@
  * is not Chatwoot's), bounded in time body included.
  */
 import assert from "node:assert/strict";
-import { ChatwootError, createChatwootClient } from "../src/chatwoot/client.ts";
+import { ChatwootError } from "../src/chatwoot/api_call.ts";
+import { createChatwootClient } from "../src/chatwoot/client.ts";
 import { FakeChatwoot } from "../src/fakes/fake_chatwoot.ts";
 
 function clientFor(base: string, options: { token?: string; timeoutMs?: number } = {}) {

@@ -9,48 +9,37 @@
  *    waiting mailboxes are swept, and the gateway is competed for.
  * 3. stop: the reverse order; drains in flight get 10 s.
  *
- * `startBridge` is the same wiring the tests start against the fakes.
+ * `startBridge` is the same wiring the tests start against the fakes. The
+ * HTTP surface is wired in http_surface.ts, the typing relays and the presence
+ * in typing_and_presence.ts.
  */
 import type { ChatwootMessageEvent } from "../bridge/webhook_events.ts";
-import { applyContactChange } from "../bridge/contact_sync.ts";
 import { describeError } from "../bridge/errors.ts";
-import { scheduleOf } from "../bridge/inbound.ts";
-import { acceptDm, acceptMessageEvent, createSequence, isDeliveryId } from "../bridge/intake.ts";
+import { acceptDm, acceptMessageEvent, createSequence } from "../bridge/intake.ts";
 import type { AttachmentMemory, InteractionReplies, Logger, MailboxPort } from "../bridge/ports.ts";
-import { applyStatusEvent } from "../bridge/status_events.ts";
-import { createAgentTypingRelay, createUserTypingRelay } from "../bridge/typing.ts";
-import { dmChannelFor } from "../bridge/outbound.ts";
 import { tellSender } from "../bridge/undelivered.ts";
-import { discordUserOf } from "../bridge/webhook_routing.ts";
-import { isOpenAt } from "../bridge/working_hours.ts";
-import { createSignatureVerifier, parseWebhook } from "../chatwoot/webhook.ts";
 import type { Config } from "../config.ts";
 import { renderEmbed } from "../discord/embeds.ts";
-import { createInteractionVerifier } from "../discord/interaction_signature.ts";
 import { handleInteraction, type InteractionDeps } from "../discord/interactions.ts";
-import { updatePresence } from "../discord/presence.ts";
 import type { GatewayTimings } from "../discord/reconnect_policy.ts";
 import type { RequestSchedulerSettings } from "../discord/request_scheduler.ts";
-import { createHttpApp } from "../http/app.ts";
-import { createProvenSenders } from "../http/proven_senders.ts";
-import { serveHttp } from "../http/server.ts";
 import { gatewayLeadership } from "../jobs/gateway_leader.ts";
 import { Mailboxes } from "../jobs/mailbox.ts";
 import { catchUpMissedDms, reconcileMissedReplies } from "../jobs/recovery.ts";
 import { ServiceHealth } from "../jobs/service_health.ts";
 import { inlineWakeups, kvHasQueues, queueWakeups } from "../jobs/wakeups.ts";
-import { StartupFailure } from "../startup_failure.ts";
 import { keys } from "../store/keys.ts";
 import { openKv } from "../store/open_kv.ts";
-import { VERSION } from "../version.ts";
 import { catchUpGate, gatewayEventRouter } from "./gateway_events.ts";
 import { buildServices } from "./services.ts";
 import { mailboxUseCases } from "./use_cases.ts";
-import { type GatewayState, healthGauges, healthReport } from "./health_report.ts";
+import type { GatewayState } from "./health_report.ts";
+import { buildHttpSurface, listenHttp, warnIfUnsigned } from "./http_surface.ts";
 import { loggerFor } from "./logger.ts";
 import { mailboxHandlers } from "./mailbox_dispatch.ts";
 import { observeMailboxes } from "./mailbox_observer.ts";
 import { registerCrons, type ScheduledJob, type ScheduledJobs } from "./schedules.ts";
+import { presenceRefresher, typingRelays } from "./typing_and_presence.ts";
 
 export interface BridgeOptions {
   /** Use this KV instead of opening KV_PATH (tests pass a `:memory:` one). */
@@ -114,7 +103,7 @@ export async function startBridge(
 ): Promise<RunningBridge> {
   // ------------------------------------------------------------ build
   const log = options.log ?? loggerFor(config);
-  requireWebhookSecret(config, log);
+  warnIfUnsigned(config, log);
   const timings = options.timings ?? {};
   const ownsKv = !options.kv;
   const kv = options.kv ?? await openKv(config.kvPath, config.kvAccessToken);
@@ -149,27 +138,11 @@ export async function startBridge(
     log,
     signal: running.signal,
   });
-  const userTyping = createUserTypingRelay({
+  const { userTyping, agentTyping } = typingRelays(services, {
     log,
-    idleMs: timings.userTypingIdleMs,
-    async send(userId, on) {
-      const ticket = await tickets.get(userId);
-      const { inboxIdentifier } = await inbox.get();
-      if (ticket?.conversationId === undefined || !inboxIdentifier) return;
-      await chatwoot.toggleContactTyping(
-        inboxIdentifier,
-        ticket.sourceId,
-        ticket.conversationId,
-        on,
-      );
-    },
-  });
-  const agentTyping = createAgentTypingRelay({
-    log,
-    renewMs: timings.agentTypingRenewMs,
-    maxMs: timings.agentTypingMaxMs,
-    type: async (userId) =>
-      discordRest.startTyping(await dmChannelFor({ discord: discordRest, tickets }, userId)),
+    userTypingIdleMs: timings.userTypingIdleMs,
+    agentTypingRenewMs: timings.agentTypingRenewMs,
+    agentTypingMaxMs: timings.agentTypingMaxMs,
   });
   const interactionReplies: InteractionReplies = {
     async editReply(token, embed) {
@@ -236,13 +209,7 @@ export async function startBridge(
       accept: (dm) => acceptDm(intake, dm),
       log,
     });
-  const refreshPresence = async () => {
-    if (!discord.isReady()) return;
-    const open = isOpenAt(scheduleOf(await inbox.get()), Date.now());
-    await updatePresence(discord.bot, open, config.presence).catch((error) =>
-      log.warn("presence update failed", { error: describeError(error) })
-    );
-  };
+  const refreshPresence = presenceRefresher(config, services, log);
   const interactionDeps: InteractionDeps = {
     bot: discord.bot,
     ticketCommand: config.ticketCommand,
@@ -311,44 +278,16 @@ export async function startBridge(
     maxItemAgeMs: config.healthMaxItemAgeMs,
   };
 
-  const verifySignature = config.webhookSecret
-    ? await createSignatureVerifier(config.webhookSecret)
-    : undefined;
-  const interactionVerifier = config.discordPublicKey
-    ? await createInteractionVerifier(config.discordPublicKey)
-    : undefined;
-  // Addresses that delivered a signed request lately: capacity strangers cannot take.
-  const senders = createProvenSenders();
-  const app = createHttpApp({
+  const http = await buildHttpSurface(config, {
     log,
-    senders,
-    metricsToken: config.metricsToken,
-    verifySignature,
-    parseWebhook,
-    acceptMessageEvent: acceptAgentMessage,
-    acceptContact: (contact) =>
-      applyContactChange({ tickets, accountId: config.chatwootAccountId, log }, contact),
-    acceptTyping: (event) => {
-      const userId = discordUserOf(event);
-      if (event.byAgent && event.inboxId === config.chatwootInboxId && userId) {
-        agentTyping.agentTyping(userId, event.on);
-      }
-    },
-    acceptStatusEvent: (event) =>
-      applyStatusEvent(
-        { conversations, mailbox, texts: config.lifecycle, scope, nextSeq, log },
-        event,
-      ),
-    countWebhook: (outcome) => metrics.inc("cordwoot_webhooks_total", { outcome }),
-    firstDelivery: (deliveryId) =>
-      isDeliveryId(deliveryId) ? seen.firstSeen("delivery", deliveryId) : Promise.resolve(true),
-    metrics: async () => metrics.render(await healthGauges(healthSources)),
-    interactions: interactionVerifier && {
-      verify: interactionVerifier,
-      firstDelivery: (id) => seen.firstSeen("interaction", id),
-      handle: (raw, responded) => handleInteraction(interactionDeps, raw, responded),
-    },
-    health: () => healthReport(healthSources),
+    services,
+    mailbox,
+    nextSeq,
+    scope,
+    acceptAgentMessage,
+    agentTyping: (userId, on) => agentTyping.agentTyping(userId, on),
+    interactionDeps,
+    healthSources,
   });
   const checkChatwoot = async () => void await health.check("chatwoot");
   const jobs: ScheduledJobs = {
@@ -359,24 +298,7 @@ export async function startBridge(
   };
 
   // ------------------------------------------------------------ start
-  // Deno Deploy's platform holds the connections; elsewhere server.ts bounds them in time.
-  const server = config.onDeploy
-    ? Deno.serve(
-      { port: config.webhookPort, hostname: config.webhookHost, onListen: () => {} },
-      app.fetch,
-    )
-    : await serveHttp({
-      port: config.webhookPort,
-      hostname: config.webhookHost,
-      handler: app.fetch,
-      senders,
-      onError: (error) => log.error("request failed", { error: describeError(error) }),
-    });
-  log.info("http server listening", {
-    host: config.webhookHost,
-    port: server.addr.port,
-    version: VERSION,
-  });
+  const server = await listenHttp(config, http, log);
   mailboxes.listen();
   // On Deno Deploy the crons are declared at main.ts's top level instead.
   if (!config.onDeploy) {
@@ -417,19 +339,4 @@ export async function startBridge(
       log.info("stopped");
     },
   };
-}
-
-/** Closed by default: only an explicit ALLOW_UNSIGNED_WEBHOOKS=true runs without a secret. */
-function requireWebhookSecret(config: Config, log: Logger) {
-  if (config.webhookSecret) return;
-  if (!config.allowUnsignedWebhooks) {
-    throw new StartupFailure(
-      "WEBHOOK_SECRET is not set and ALLOW_UNSIGNED_WEBHOOKS is not true",
-      "copy the webhook's secret from Chatwoot (Settings → Integrations → Webhooks) into WEBHOOK_SECRET",
-    );
-  }
-  log.warn(
-    "WEBHOOK_SECRET is not set and ALLOW_UNSIGNED_WEBHOOKS=true: webhook deliveries are " +
-      "accepted without a signature check (for local trials only)",
-  );
 }

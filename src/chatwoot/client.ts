@@ -5,52 +5,21 @@
  * Chatwoot upgrade that adds fields changes nothing. `fetch` is injected. The
  * access token travels only in the `api_access_token` header and never
  * appears in an error.
+ *
+ * The exchange itself (timeout, capped answer, ChatwootError) is api_call.ts;
+ * attachment downloads are attachments.ts; the calls only check-config makes
+ * are setup_reader.ts.
  */
 import { z } from "zod";
-import { ServiceError } from "../bridge/errors.ts";
 import type {
   ChatwootContact,
   ChatwootConversation,
   ChatwootPort,
   NewContact,
 } from "../bridge/ports.ts";
-import {
-  boundedDownload,
-  DownloadNetworkError,
-  type DownloadResult,
-  downloadTimeoutMs,
-  refusedOutcome,
-} from "../net/bounded_download.ts";
-import { AnswerTooLarge, readCappedText } from "../net/capped_answer.ts";
-
-/**
- * How a failed exchange went, for a caller that explains it to an operator
- * (check-config tells "no answer" from "an answer that is not Chatwoot's").
- * `json` is the answer's body when it is JSON of at most 4 KiB (an error
- * body), else undefined; `contentType` is its media type, "" when absent.
- */
-export type ChatwootFault =
-  | { answered: false; timedOut: boolean; cause: unknown }
-  | { answered: true; contentType: string; json: unknown };
-
-export class ChatwootError extends ServiceError {
-  readonly service = "chatwoot" as const;
-  constructor(
-    readonly status: number,
-    /** The response body, cut to 500 characters; empty when no response came. */
-    readonly body: string,
-    what: string,
-    /** Set by every API call (not by attachment downloads). */
-    readonly fault?: ChatwootFault,
-  ) {
-    super(
-      status === 0
-        ? `Chatwoot ${what} failed: ${body}`
-        : `Chatwoot ${what} failed with HTTP ${status}: ${body.slice(0, 200)}`,
-    );
-    this.name = "ChatwootError";
-  }
-}
+import { createApiCall } from "./api_call.ts";
+import { createAttachmentDownloader } from "./attachments.ts";
+import { type ChatwootSetupReader, createSetupReader } from "./setup_reader.ts";
 
 export interface ChatwootClientOptions {
   baseUrl: string;
@@ -67,32 +36,6 @@ export interface ChatwootClientOptions {
   attachmentOrigins?: readonly string[];
   /** Time allowed for a download of this many bytes (default: downloadTimeoutMs). */
   downloadTimeoutMs?: (bytes: number) => number;
-}
-
-/** The inbox's type and its own webhook callback (secret included): what check-config reads. */
-export interface InboxSetup {
-  id: number;
-  name: string;
-  channelType: string;
-  webhookUrl: string | null;
-  secret: string | null;
-}
-
-/** An account webhook (Settings > Integrations > Webhooks). */
-export interface AccountWebhook {
-  id: number;
-  url: string;
-  subscriptions: string[];
-  secret: string | null;
-}
-
-/**
- * The calls check-config makes besides the bridge's port. They read webhook
- * secrets, so the bridge itself never makes them.
- */
-export interface ChatwootSetupReader {
-  readInboxSetup(): Promise<InboxSetup>;
-  listAccountWebhooks(): Promise<AccountWebhook[]>;
 }
 
 export type ChatwootClient = ChatwootPort & ChatwootSetupReader;
@@ -115,13 +58,6 @@ const conversationSchema = z.object({
   status: z.string(),
   last_activity_at: z.number().nullish(),
   timestamp: z.number().nullish(),
-});
-
-const webhookSchema = z.object({
-  id: z.number(),
-  url: z.string(),
-  subscriptions: z.array(z.string()).nullish(),
-  secret: z.string().nullish(),
 });
 
 const MESSAGE_TYPES = ["incoming", "outgoing", "activity", "template"];
@@ -180,114 +116,21 @@ const schemas = {
     uuid: z.string().nullish(),
   }),
   anything: z.unknown(),
-  inboxSetup: z.object({
-    id: z.number(),
-    name: z.string(),
-    channel_type: z.string(),
-    webhook_url: z.string().nullish(),
-    secret: z.string().nullish(),
-  }),
-  /** Chatwoot answers `{payload: {webhooks: [...]}}`; the swagger says a bare array. */
-  webhooks: z.union([
-    z.array(webhookSchema),
-    z.object({ payload: z.object({ webhooks: z.array(webhookSchema) }) }).transform((v) =>
-      v.payload.webhooks
-    ),
-    z.object({ payload: z.array(webhookSchema) }).transform((v) => v.payload),
-  ]),
 };
-
-/** An error body worth keeping for the operator: JSON, and small. */
-function smallJson(text: string): unknown {
-  if (text === "" || text.length > 4096) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 export function createChatwootClient(options: ChatwootClientOptions): ChatwootClient {
   const doFetch = options.fetch ?? fetch;
-  const accountBase = `${options.baseUrl}/api/v1/accounts/${options.accountId}`;
-  const timeoutMs = options.timeoutMs ?? 10_000;
-
-  async function call<T>(
-    what: string,
-    method: string,
-    path: string,
-    schema: z.ZodType<T>,
-    body?: unknown,
-    base = accountBase,
-  ): Promise<T> {
-    let response: Response;
-    let text: string;
-    try {
-      response = await doFetch(`${base}${path}`, {
-        method,
-        headers: {
-          ...(base === accountBase ? { "api_access_token": options.apiToken } : {}),
-          "accept": "application/json",
-          ...(body === undefined || body instanceof FormData
-            ? {}
-            : { "content-type": "application/json" }),
-        },
-        body: body === undefined
-          ? undefined
-          : body instanceof FormData
-          ? body
-          : JSON.stringify(body),
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-      // The signal bounds the whole exchange: a body that stalls is no answer either;
-      // one that goes on past 4 MiB is not Chatwoot's, and is not read further.
-      text = await readCappedText(response);
-    } catch (error) {
-      const timedOut = error instanceof DOMException &&
-        (error.name === "TimeoutError" || error.name === "AbortError");
-      const reason = error instanceof DOMException && error.name === "TimeoutError"
-        ? `no answer within ${timeoutMs} ms`
-        : error instanceof AnswerTooLarge
-        ? `no usable answer from ${options.baseUrl}: ${error.message}`
-        : `cannot reach ${options.baseUrl} (${error instanceof Error ? error.message : error})`;
-      throw new ChatwootError(0, reason, what, { answered: false, timedOut, cause: error });
-    }
-    const fault: ChatwootFault = {
-      answered: true,
-      contentType: (response.headers.get("content-type") ?? "").split(";")[0].trim(),
-      json: smallJson(text),
-    };
-    if (!response.ok) {
-      const error = new ChatwootError(response.status, text.slice(0, 500), what, fault);
-      if (response.status === 429) {
-        error.retryAfterMs = retryAfterMs(response.headers.get("retry-after"), Date.now());
-      }
-      throw error;
-    }
-    let json: unknown;
-    try {
-      json = text === "" ? {} : JSON.parse(text);
-    } catch {
-      throw new ChatwootError(
-        response.status,
-        `response is not JSON: ${text.slice(0, 100)}`,
-        what,
-        fault,
-      );
-    }
-    const parsed = schema.safeParse(json);
-    if (!parsed.success) {
-      throw new ChatwootError(
-        response.status,
-        `unexpected response shape: ${z.prettifyError(parsed.error).slice(0, 300)}`,
-        what,
-        fault,
-      );
-    }
-    return parsed.data;
-  }
+  const call = createApiCall({ ...options, fetch: doFetch });
 
   return {
+    ...createSetupReader(call, options.inboxId),
+    downloadAttachment: createAttachmentDownloader({
+      baseUrl: options.baseUrl,
+      attachmentOrigins: options.attachmentOrigins,
+      downloadTimeoutMs: options.downloadTimeoutMs,
+      fetch: doFetch,
+    }),
+
     async createContact(contact: NewContact) {
       const res = await call("create contact", "POST", "/contacts", schemas.createContact, {
         name: contact.name,
@@ -449,32 +292,6 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
       };
     },
 
-    async readInboxSetup() {
-      const res = await call(
-        "read inbox setup",
-        "GET",
-        `/inboxes/${options.inboxId}`,
-        schemas.inboxSetup,
-      );
-      return {
-        id: res.id,
-        name: res.name,
-        channelType: res.channel_type,
-        webhookUrl: res.webhook_url ?? null,
-        secret: res.secret ?? null,
-      };
-    },
-
-    async listAccountWebhooks() {
-      const res = await call("list account webhooks", "GET", "/webhooks", schemas.webhooks);
-      return res.map((w) => ({
-        id: w.id,
-        url: w.url,
-        subscriptions: w.subscriptions ?? [],
-        secret: w.secret ?? null,
-      }));
-    },
-
     async getConversation(conversationId) {
       const c = await call(
         "read conversation",
@@ -512,33 +329,6 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
       return { id: res.id };
     },
 
-    async downloadAttachment(attachment, limits) {
-      // No credentials travel with a download: `data_url` is public, and it may redirect.
-      let result: DownloadResult;
-      try {
-        result = await boundedDownload(attachment.url, {
-          allowedOrigins: [new URL(options.baseUrl).origin, ...(options.attachmentOrigins ?? [])],
-          maxBytes: limits.maxBytes,
-          timeoutMs: (options.downloadTimeoutMs ?? downloadTimeoutMs)(limits.maxBytes),
-          fetch: doFetch,
-        });
-      } catch (error) {
-        if (!(error instanceof DownloadNetworkError)) throw error;
-        throw new ChatwootError(0, error.message, `download of ${attachment.name}`);
-      }
-      if (result.kind === "refused") return refusedOutcome(result);
-      if (result.kind === "status") {
-        throw new ChatwootError(result.status, "", `download of ${attachment.name}`);
-      }
-      return {
-        file: {
-          name: attachment.name,
-          contentType: result.contentType ?? attachment.contentType,
-          bytes: result.bytes,
-        },
-      };
-    },
-
     async toggleContactTyping(inboxIdentifier, contactSourceId, conversationId, on) {
       await call(
         `show contact typing ${on ? "on" : "off"}`,
@@ -572,12 +362,4 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
       );
     },
   };
-}
-
-/** Retry-After in seconds or as an HTTP date; undefined when absent or unreadable (capped at an hour). */
-export function retryAfterMs(header: string | null, now: number): number | undefined {
-  if (!header) return undefined;
-  const seconds = Number(header.trim());
-  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - now;
-  return Number.isFinite(ms) && ms >= 0 ? Math.min(ms, 3600_000) : undefined;
 }

@@ -17,6 +17,7 @@ import type { Config } from "../config.ts";
 import { type GatewayStatus, superviseGateway } from "./gateway_supervisor.ts";
 import type { GatewayTimings } from "./reconnect_policy.ts";
 import { limitRequestTime } from "./rest_deadline.ts";
+import { limitSendRate } from "./send_gate.ts";
 
 export const desiredProperties = {
   message: {
@@ -132,6 +133,7 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
   });
   if (customApi) bot.rest.isProxied = config.discordApiProxy;
   limitRequestTime(bot.rest, options.requestTimeoutMs);
+  limitSendRate(bot.rest);
   const supervisor = superviseGateway({
     bot,
     log,

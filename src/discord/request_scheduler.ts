@@ -7,7 +7,8 @@
  * - Smooth spacing: requests start one every 1000/`perSecond` ms at most (a
  *   leaky bucket, not a window: a window lets a whole second's worth start
  *   at once, and network jitter then lands some of them in Discord's next
- *   second). At 45/s this drew no global 429 from a fake enforcing 50/s.
+ *   second). Discordeno can still bunch granted requests up (its per-route
+ *   queue, its retries), so send_gate.ts counts the sends themselves too.
  * - Priorities, for each free slot: first what a mailbox item sends (agent
  *   replies, notices, deletions, edits, and the reads they need), in arrival
  *   order; then typing; then ✅ confirmations. Interaction callbacks and
@@ -35,7 +36,7 @@ export type DropReason = "stale" | "queue_full" | "failed";
 
 /** The knobs (production defaults below; tests shrink them). */
 export interface RequestSchedulerSettings {
-  /** The global budget in requests per second (default 45: under 50, with room for jitter). */
+  /** The global budget in requests per second (default 48: under 50, with room for jitter). */
   perSecond?: number;
   /** A ✅ still waiting after this long is dropped (default 3 s). */
   confirmationStaleMs?: number;
@@ -74,7 +75,8 @@ export interface RequestScheduler {
   stop(): void;
 }
 
-export const DISCORD_REQUESTS_PER_SECOND = 45;
+/** Discord allows 50 per second; the send gate (send_gate.ts) holds the line at the send itself. */
+export const DISCORD_REQUESTS_PER_SECOND = 48;
 export const CONFIRMATION_STALE_MS = 3_000;
 export const TYPING_STALE_MS = 2_000;
 export const BEST_EFFORT_QUEUE_MAX = 200;

@@ -13,7 +13,8 @@
  * - A locked database (another process writing) is retried briefly, not
  *   treated as a failure of the item.
  */
-import { isTransientStorageError } from "../bridge/errors.ts";
+import { withStorageRetries } from "./storage_retries.ts";
+import { type GroupCommit, recordedWrite } from "./group_commit.ts";
 
 export interface Lease {
   owner: string;
@@ -26,25 +27,13 @@ export class LostLease extends Error {
   }
 }
 
-const STORAGE_RETRY_DELAYS_MS = [20, 50, 100, 200, 400];
-
-/** Runs a KV operation, retrying it while the database is locked by another writer. */
-export async function withStorageRetries<T>(operation: () => Promise<T>): Promise<T> {
-  for (let i = 0;; i++) {
-    try {
-      return await operation();
-    } catch (error) {
-      if (!isTransientStorageError(error) || i >= STORAGE_RETRY_DELAYS_MS.length) throw error;
-      await new Promise((r) => setTimeout(r, STORAGE_RETRY_DELAYS_MS[i]));
-    }
-  }
-}
-
 export interface DrainLeaseOptions {
   owner: string;
   leaseMs: number;
   now: () => number;
   renewEveryMs: number;
+  /** Writes of different drains arriving together are committed together. */
+  commits?: GroupCommit;
 }
 
 /** Builds a commit on `op`, which already checks the lease; `leaseKey` to delete it. */
@@ -59,6 +48,7 @@ export class DrainLease {
   #entry: Deno.KvEntryMaybe<Lease>;
   readonly #leaseMs: number;
   readonly #now: () => number;
+  readonly #commits: GroupCommit | undefined;
   readonly #lost = new AbortController();
   #chain: Promise<unknown> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -71,6 +61,7 @@ export class DrainLease {
     this.#entry = entry;
     this.#leaseMs = options.leaseMs;
     this.#now = options.now;
+    this.#commits = options.commits;
     this.#timer = setInterval(
       () => void this.#renew().catch(() => this.#giveUpIfExpired()),
       options.renewEveryMs,
@@ -108,9 +99,9 @@ export class DrainLease {
     return this.#serialized(async () => {
       if (this.ended) throw new LostLease();
       const entry = this.#entry;
-      const res = await withStorageRetries(() =>
-        build(this.#kv.atomic().check(entry), entry.key).commit()
-      );
+      const res = this.#commits
+        ? await this.#commits.commit(recordedWrite((op) => build(op.check(entry), entry.key)))
+        : await withStorageRetries(() => build(this.#kv.atomic().check(entry), entry.key).commit());
       if (res.ok) {
         if (options.releases) this.#released = true;
         return true;

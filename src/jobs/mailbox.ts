@@ -23,7 +23,7 @@
  *   one service; follow-ups are for the other one), which is then woken.
  *
  * This file schedules: it takes wake-ups, starts one drain per mailbox per
- * process with its lease, and stops.
+ * process (mailbox_leased_drain.ts takes its lease and runs it), and stops.
  */
 import { describeError, type OutageService } from "../bridge/errors.ts";
 import type { Logger, MailboxAppend, MailboxPort } from "../bridge/ports.ts";
@@ -36,9 +36,11 @@ import {
 } from "../store/keys.ts";
 import { createSeenMarkers, type SeenMarkers } from "../store/seen.ts";
 import { retryDelayMs } from "./backoff.ts";
-import { DrainLease, type Lease, LostLease, withStorageRetries } from "./drain_lease.ts";
+import type { DrainLease, Lease } from "./drain_lease.ts";
+import { GroupCommit } from "./group_commit.ts";
 import { type AppendDeps, appendOnly, appendTakingLease, readIfIdle } from "./mailbox_append.ts";
-import { type DrainDeps, drainItems, type TakenLease } from "./mailbox_drain.ts";
+import type { TakenLease } from "./mailbox_drain.ts";
+import { drainUnderLease, type LeasedDrainDeps } from "./mailbox_leased_drain.ts";
 import type { ItemHandler, MailboxObserver, RetryState } from "./mailbox_records.ts";
 import { type MailboxStats, MailboxStatsCache } from "./mailbox_stats.ts";
 import type { WakeTarget, Wakeups } from "./wakeups.ts";
@@ -101,8 +103,6 @@ export interface MailboxOptions {
   now?: () => number;
 }
 
-/** A wake-up this close to a retry's time runs it (timers and queues fire a little early). */
-const RETRY_SLACK_MS = 25;
 /**
  * How long a drain may go silent before another instance (or this one,
  * restarted after a crash) takes the mailbox over. The drain renews it every
@@ -121,8 +121,10 @@ export class Mailboxes implements MailboxPort {
   readonly #leaseRenewEveryMs: number;
   readonly #now: () => number;
   readonly #appendDeps: AppendDeps;
+  /** Appends and drain writes of different mailboxes, committed together under load. */
+  readonly #commits: GroupCommit;
   readonly #stats: MailboxStatsCache;
-  readonly #drainDeps: DrainDeps;
+  readonly #drainDeps: LeasedDrainDeps;
   /** The drain running in this process, by mailbox. */
   readonly #running = new Map<string, Promise<void>>();
   /** Mailboxes to drain once more when their running drain ends (with a lease taken meanwhile). */
@@ -143,6 +145,7 @@ export class Mailboxes implements MailboxPort {
     this.#leaseRenewEveryMs = options.leaseRenewEveryMs ?? this.#leaseMs / 3;
     this.#now = options.now ?? Date.now;
     this.#stats = new MailboxStatsCache(this.#kv, this.#now);
+    this.#commits = new GroupCommit(this.#kv);
     this.#appendDeps = {
       kv: this.#kv,
       now: this.#now,
@@ -150,6 +153,7 @@ export class Mailboxes implements MailboxPort {
       leaseMs: this.#leaseMs,
       seenMarkers: options.seenMarkers ??
         createSeenMarkers(this.#kv, { reconcileWindowMs: 0, now: this.#now }),
+      commits: this.#commits,
     };
     this.#drainDeps = {
       kv: this.#kv,
@@ -167,6 +171,11 @@ export class Mailboxes implements MailboxPort {
       tellSender: options.tellSender ?? (() => []),
       ...(options.serviceAnswers ? { serviceAnswers: options.serviceAnswers } : {}),
       ...(options.deliveredSince ? { deliveredSince: options.deliveredSince } : {}),
+      instanceId: this.#instanceId,
+      leaseMs: this.#leaseMs,
+      leaseRenewEveryMs: this.#leaseRenewEveryMs,
+      commits: this.#commits,
+      leasesHeld: this.#leasesHeld,
     };
   }
 
@@ -241,7 +250,7 @@ export class Mailboxes implements MailboxPort {
         let next: { taken?: TakenLease; early: boolean } | undefined = { taken, early };
         do {
           this.#drainAgain.delete(id);
-          await this.#drain(target, next.taken, next.early);
+          await drainUnderLease(this.#drainDeps, target, next.taken, next.early);
           next = this.#drainAgain.get(id);
         } while (next && !this.#stopping);
       } catch (error) {
@@ -258,11 +267,6 @@ export class Mailboxes implements MailboxPort {
       }
     })();
     this.#running.set(id, run);
-  }
-
-  /** The head item waits for a retry later than now (its own wake-up is scheduled). */
-  #retryNotDue(retry: RetryState | null): boolean {
-    return retry !== null && retry.nextAt > this.#now() + RETRY_SLACK_MS;
   }
 
   /** Wakes every mailbox that holds items and is due (no retry scheduled for later). */
@@ -317,88 +321,6 @@ export class Mailboxes implements MailboxPort {
   /** Counts for /healthz and /metrics (constant time: see mailbox_stats.ts). */
   stats(): Promise<MailboxStats> {
     return this.#stats.get();
-  }
-
-  /** One drain: takes the lease (unless an append did), runs the items, ends the lease. */
-  async #drain(target: WakeTarget, taken: TakenLease | undefined, early: boolean): Promise<void> {
-    const { dir, userId } = target;
-    if (!taken) {
-      // Most queued wake-ups find the mailbox already drained: one read, no writes.
-      const [pending, retry] = await withStorageRetries(() =>
-        this.#kv.getMany<[unknown, RetryState]>([
-          keys.pending(dir, userId),
-          keys.retry(dir, userId),
-        ])
-      );
-      if (pending.versionstamp === null) return;
-      // A wake-up delivered twice, or an append behind a failing item, is not a retry.
-      if (!early && this.#retryNotDue(retry.value)) return;
-    }
-    const start = taken ?? await this.#takeLease(target);
-    if (!start) return;
-    const lease = new DrainLease(this.#kv, start.entry, {
-      owner: this.#instanceId,
-      leaseMs: this.#leaseMs,
-      now: this.#now,
-      renewEveryMs: this.#leaseRenewEveryMs,
-    });
-    if (taken && !taken.appended && !early) {
-      // An append took the lease of a mailbox that holds items already: its head may be waiting.
-      const retry = await withStorageRetries(() =>
-        this.#kv.get<RetryState>(keys.retry(dir, userId))
-      );
-      if (this.#retryNotDue(retry.value)) {
-        await lease.release();
-        return;
-      }
-    }
-    this.#leasesHeld.add(lease);
-    try {
-      await drainItems(this.#drainDeps, target, lease, start);
-    } catch (error) {
-      if (error instanceof LostLease) {
-        if (this.#stopping) {
-          this.#log.warn("mailbox stopped during an item; the next drain looks first", {
-            dir,
-            userId,
-          });
-        } else this.#log.warn("mailbox lease lost; another instance continues", { dir, userId });
-        return;
-      }
-      // The database failed beyond its retries, or a bug in the drain. The lease is left to run
-      // out, so whoever drains next treats the head item as possibly tried and looks first.
-      lease.abandon();
-      this.#log.error("mailbox drain failed; it is retried when its lease runs out", {
-        dir,
-        userId,
-        error: describeError(error),
-      });
-      this.#wakeAfter(target, this.#leaseMs + 100);
-    } finally {
-      this.#leasesHeld.delete(lease);
-      await lease.release();
-    }
-  }
-
-  /** Takes the mailbox's lease if it is free (or ran out); null when another drain holds it. */
-  async #takeLease(target: WakeTarget): Promise<TakenLease | null> {
-    const key = keys.lease(target.dir, target.userId);
-    const current = await withStorageRetries(() => this.#kv.get<Lease>(key));
-    const now = this.#now();
-    if (current.value && current.value.expiresAt > now) {
-      // Another drain holds it. Look again when its lease runs out, in case it died.
-      this.#wakeAfter(target, current.value.expiresAt - now + 100);
-      return null;
-    }
-    const lease: Lease = { owner: this.#instanceId, expiresAt: now + this.#leaseMs };
-    const res = await withStorageRetries(() =>
-      this.#kv.atomic().check(current).set(key, lease).commit()
-    );
-    if (!res.ok) return null;
-    return {
-      entry: { key, value: lease, versionstamp: res.versionstamp },
-      headMayHaveBeenTried: current.value !== null,
-    };
   }
 
   /** Wakes the mailbox again after `delayMs` (a queued wake-up, and a timer in case it fails). */

@@ -8,7 +8,9 @@
 import type { MailboxAppend } from "../bridge/ports.ts";
 import { keys } from "../store/keys.ts";
 import type { SeenMarkers } from "../store/seen.ts";
-import { type Lease, withStorageRetries } from "./drain_lease.ts";
+import type { Lease } from "./drain_lease.ts";
+import { withStorageRetries } from "./storage_retries.ts";
+import { type GroupCommit, recordedWrite } from "./group_commit.ts";
 import type { TakenLease } from "./mailbox_drain.ts";
 import type { MailboxEntry, RetryState } from "./mailbox_records.ts";
 import type { WakeTarget } from "./wakeups.ts";
@@ -20,6 +22,8 @@ export interface AppendDeps {
   instanceId: string;
   leaseMs: number;
   seenMarkers: Pick<SeenMarkers, "guard">;
+  /** Appends of different mailboxes arriving together are committed together. */
+  commits: GroupCommit;
 }
 
 /** A mailbox whose lease is free, as an append read it. */
@@ -54,13 +58,15 @@ export async function appendTakingLease(
   request: MailboxAppend,
   idle: IdleMailbox,
 ): Promise<TakenLease | undefined> {
-  const { op, now, written, marker } = appendOperation(deps, request);
+  const { add, now, written, marker } = appendOperation(deps, request);
   const lease: Lease = { owner: deps.instanceId, expiresAt: now + deps.leaseMs };
-  op.check(idle.lease).set(idle.lease.key, lease);
   // Empty and at rest (no marker, no retry waiting): the drain can start from what is written.
   const wasEmpty = idle.pending.versionstamp === null && idle.retry.versionstamp === null;
-  if (wasEmpty) op.check(idle.pending).check(idle.retry);
-  const result = await withStorageRetries(() => op.commit());
+  const result = await deps.commits.commit(recordedWrite((op) => {
+    add(op);
+    op.check(idle.lease).set(idle.lease.key, lease);
+    if (wasEmpty) op.check(idle.pending).check(idle.retry);
+  }));
   if (!result.ok) return undefined;
   const { versionstamp } = result;
   return {
@@ -80,7 +86,7 @@ export async function appendTakingLease(
 
 /** Appends without touching the lease; false when a dedupe key was seen. */
 export async function appendOnly(deps: AppendDeps, request: MailboxAppend): Promise<boolean> {
-  const result = await withStorageRetries(() => appendOperation(deps, request).op.commit());
+  const result = await deps.commits.commit(recordedWrite(appendOperation(deps, request).add));
   return result.ok;
 }
 
@@ -88,16 +94,16 @@ export async function appendOnly(deps: AppendDeps, request: MailboxAppend): Prom
 function appendOperation(deps: AppendDeps, request: MailboxAppend) {
   const { dir, userId } = request;
   const now = deps.now();
-  const op = deps.kv.atomic();
   const dedupe = request.dedupe === undefined ? [] : [request.dedupe].flat();
-  for (const { kind, id } of dedupe) deps.seenMarkers.guard(op, kind, id);
   const written = request.items.map(({ seq, item }) => {
     const value: MailboxEntry = { item, progress: {}, appendedAt: now };
-    const key = keys.mailboxItem(dir, userId, [seq]);
-    op.set(key, value);
-    return { key, value };
+    return { key: keys.mailboxItem(dir, userId, [seq]), value };
   });
   const marker = { key: keys.pending(dir, userId), value: { touchedAt: now } };
-  op.set(marker.key, marker.value);
-  return { op, now, written, marker };
+  const add = (op: Deno.AtomicOperation) => {
+    for (const { kind, id } of dedupe) deps.seenMarkers.guard(op, kind, id);
+    for (const { key, value } of written) op.set(key, value);
+    op.set(marker.key, marker.value);
+  };
+  return { add, now, written, marker };
 }

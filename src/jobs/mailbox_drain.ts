@@ -12,7 +12,8 @@
  *   abnormally, or by an attempt that failed (its retry record is there).
  */
 import { type Direction, keys, type MailboxOwner } from "../store/keys.ts";
-import { type DrainLease, type Lease, LostLease, withStorageRetries } from "./drain_lease.ts";
+import { type DrainLease, type Lease, LostLease } from "./drain_lease.ts";
+import { withStorageRetries } from "./storage_retries.ts";
 import { type FailureDeps, handleItemFailure } from "./mailbox_failures.ts";
 import {
   type CompletionRecord,

@@ -16,7 +16,8 @@
 import { classifyFailure, type Failure, type OutageService } from "../bridge/errors.ts";
 import type { Logger } from "../bridge/ports.ts";
 import { deadLetterKeyOf, type Direction, keys } from "../store/keys.ts";
-import { type DrainLease, withStorageRetries } from "./drain_lease.ts";
+import type { DrainLease } from "./drain_lease.ts";
+import { withStorageRetries } from "./storage_retries.ts";
 import {
   type DeadItem,
   type MailboxEntry,

@@ -1,0 +1,196 @@
+/**
+ * Group commits: atomic writes that arrive while another is being committed
+ * are committed together, in one KV atomic operation, so that the database's
+ * single writer pays one fsync for many mailboxes at once.
+ *
+ * Contract:
+ * - `commit(write)` resolves with the result `write` alone would have had. A
+ *   group goes through whole or not at all (KV atomics are all-or-nothing);
+ *   when a group fails because one of its checks failed, each write is
+ *   committed again on its own, so that only the writes whose own checks fail
+ *   report it. Nothing is written twice: a failed group wrote nothing.
+ * - Nothing waits to be grouped: a write goes at once when no commit is in
+ *   flight, so a lone DM pays no latency; under load the writes that queue
+ *   behind a commit form the next group.
+ * - A group stays within KV's limits (100 checks, 1,000 mutations, 800 KB per
+ *   atomic operation) with room to spare.
+ * - Two writes that touch a common key never share a group: an atomic
+ *   operation evaluates every check before any mutation, so an append (which
+ *   rewrites a mailbox's pending marker) grouped with that mailbox's closing
+ *   commit (which checks and deletes the marker) would let the marker be
+ *   deleted over a new item. A write that touches a key of the group (or of a
+ *   write left for later) waits for a later group, so writes to one key keep
+ *   their order.
+ */
+import { withStorageRetries } from "./storage_retries.ts";
+
+/** One write: its checks and mutations added to a shared atomic operation. */
+export interface GroupedWrite {
+  add(op: Deno.AtomicOperation): void;
+  checks: number;
+  mutations: number;
+  /** Roughly how many bytes its values take (JSON length is close enough). */
+  bytes: number;
+  /** Every key it checks or writes, as text. */
+  keys: string[];
+}
+
+type Result = Deno.KvCommitResult | Deno.KvCommitError;
+
+const MAX_CHECKS = 90;
+const MAX_MUTATIONS = 900;
+const MAX_BYTES = 600_000;
+
+interface Waiting {
+  write: GroupedWrite;
+  done: PromiseWithResolvers<Result>;
+}
+
+export class GroupCommit {
+  readonly #kv: Deno.Kv;
+  #queue: Waiting[] = [];
+  #running = false;
+  /** Groups committed, and writes in them (for tests and the bench). */
+  readonly counts = { groups: 0, writes: 0 };
+
+  constructor(kv: Deno.Kv) {
+    this.#kv = kv;
+  }
+
+  commit(write: GroupedWrite): Promise<Result> {
+    const done = Promise.withResolvers<Result>();
+    this.#queue.push({ write, done });
+    if (!this.#running) void this.#run();
+    return done.promise;
+  }
+
+  async #run() {
+    this.#running = true;
+    try {
+      while (this.#queue.length) {
+        const group = this.#takeGroup();
+        await this.#commitGroup(group);
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  #takeGroup(): Waiting[] {
+    const group: Waiting[] = [];
+    const later: Waiting[] = [];
+    let checks = 0;
+    let mutations = 0;
+    let bytes = 0;
+    /** Keys of the writes in the group, and of the writes left for later (they keep their turn). */
+    const taken = new Set<string>();
+    const waiting = new Set<string>();
+    for (const next of this.#queue) {
+      const { write } = next;
+      const full = checks + write.checks > MAX_CHECKS ||
+        mutations + write.mutations > MAX_MUTATIONS || bytes + write.bytes > MAX_BYTES;
+      const collides = write.keys.some((key) => taken.has(key) || waiting.has(key));
+      if (group.length && (full || collides)) {
+        later.push(next);
+        for (const key of write.keys) waiting.add(key);
+        continue;
+      }
+      group.push(next);
+      for (const key of write.keys) taken.add(key);
+      checks += write.checks;
+      mutations += write.mutations;
+      bytes += write.bytes;
+    }
+    this.#queue = later;
+    return group;
+  }
+
+  async #commitGroup(group: Waiting[]) {
+    try {
+      const result = await withStorageRetries(() => {
+        const op = this.#kv.atomic();
+        for (const { write } of group) write.add(op);
+        return op.commit();
+      });
+      this.counts.groups++;
+      this.counts.writes += group.length;
+      if (result.ok || group.length === 1) {
+        for (const { done } of group) done.resolve(result);
+        return;
+      }
+      // A check of one write failed the group: each write on its own says which.
+      for (const { write, done } of group) {
+        try {
+          done.resolve(
+            await withStorageRetries(() => {
+              const op = this.#kv.atomic();
+              write.add(op);
+              return op.commit();
+            }),
+          );
+        } catch (error) {
+          done.reject(error);
+        }
+      }
+    } catch (error) {
+      for (const { done } of group) done.reject(error);
+    }
+  }
+}
+
+/** A KV key as text (bigint parts marked, so 1n and 1 differ). */
+function keyText(key: Deno.KvKey): string {
+  return JSON.stringify(key, (_, v) => typeof v === "bigint" ? `${v}n` : v);
+}
+
+/** The rough size of a value as KV will store it. */
+export function roughBytes(value: unknown): number {
+  try {
+    return JSON.stringify(value, (_, v) => typeof v === "bigint" ? v.toString() : v)?.length ?? 0;
+  } catch {
+    return 64_000; // unusual values: count them big, they get a group of their own sooner
+  }
+}
+
+/**
+ * A write built the usual way (`build(op)` adds checks and mutations): it is
+ * recorded once and replayed onto the group's operation.
+ */
+export function recordedWrite(
+  build: (op: Deno.AtomicOperation) => Deno.AtomicOperation | void,
+): GroupedWrite {
+  const calls: { method: keyof Deno.AtomicOperation; args: unknown[] }[] = [];
+  let checks = 0;
+  let mutations = 0;
+  let bytes = 0;
+  const keys: string[] = [];
+  const recorder: Deno.AtomicOperation = new Proxy({} as Deno.AtomicOperation, {
+    get(_, prop) {
+      return (...args: unknown[]) => {
+        const method = prop as keyof Deno.AtomicOperation;
+        calls.push({ method, args });
+        if (method === "check") {
+          checks += args.length;
+          for (const check of args) keys.push(keyText((check as { key: Deno.KvKey }).key));
+        } else {
+          mutations++;
+          keys.push(keyText(args[0] as Deno.KvKey));
+          if (method === "set") bytes += roughBytes(args[1]) + 64;
+        }
+        return recorder;
+      };
+    },
+  });
+  build(recorder);
+  return {
+    checks,
+    mutations,
+    bytes,
+    keys,
+    add(op) {
+      for (const { method, args } of calls) {
+        (op[method] as (...a: unknown[]) => unknown).apply(op, args);
+      }
+    },
+  };
+}

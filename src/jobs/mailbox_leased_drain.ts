@@ -1,0 +1,133 @@
+/**
+ * One drain as the mailbox scheduler (mailbox.ts) starts it: whether the
+ * mailbox is due, its lease (taken here unless an append took it in its
+ * commit), its items run under that lease (mailbox_drain.ts), and what a
+ * lost lease or a failed drain leaves behind.
+ *
+ * Contracts:
+ * - A wake-up finding the mailbox empty, or its head item waiting for a retry
+ *   later than now, costs one read and no write (unless `early`: the service
+ *   the item waits on is known to be back).
+ * - A lease held by another drain is left alone; the mailbox is woken again
+ *   when that lease runs out, in case its holder died. A lease record found
+ *   (not deleted by a normal end) means the head item may have been tried.
+ * - A lost lease ends the drain with nothing more written. Any other failure
+ *   leaves the lease to run out (so the next drain treats the head item as
+ *   possibly tried and looks first) and wakes the mailbox after it.
+ * - While it runs, the drain's lease is in `leasesHeld` (stop abandons those
+ *   it cannot wait for).
+ */
+import { describeError } from "../bridge/errors.ts";
+import { keys } from "../store/keys.ts";
+import { DrainLease, type Lease, LostLease } from "./drain_lease.ts";
+import type { GroupCommit } from "./group_commit.ts";
+import { type DrainDeps, drainItems, type TakenLease } from "./mailbox_drain.ts";
+import type { RetryState } from "./mailbox_records.ts";
+import { withStorageRetries } from "./storage_retries.ts";
+import type { WakeTarget } from "./wakeups.ts";
+
+export interface LeasedDrainDeps extends DrainDeps {
+  /** The owner written into a lease this process takes. */
+  instanceId: string;
+  leaseMs: number;
+  /** How often a running drain renews its lease. */
+  leaseRenewEveryMs: number;
+  /** Appends and drain writes of different mailboxes, committed together under load. */
+  commits: GroupCommit;
+  /** Leases held by the drains running here (given up when `stop` cannot wait for them). */
+  leasesHeld: Set<DrainLease>;
+}
+
+/** A wake-up this close to a retry's time runs it (timers and queues fire a little early). */
+const RETRY_SLACK_MS = 25;
+
+/** One drain: takes the lease (unless an append did), runs the items, ends the lease. */
+export async function drainUnderLease(
+  deps: LeasedDrainDeps,
+  target: WakeTarget,
+  taken: TakenLease | undefined,
+  early: boolean,
+): Promise<void> {
+  const { dir, userId } = target;
+  if (!taken) {
+    // Most queued wake-ups find the mailbox already drained: one read, no writes.
+    const [pending, retry] = await withStorageRetries(() =>
+      deps.kv.getMany<[unknown, RetryState]>([
+        keys.pending(dir, userId),
+        keys.retry(dir, userId),
+      ])
+    );
+    if (pending.versionstamp === null) return;
+    // A wake-up delivered twice, or an append behind a failing item, is not a retry.
+    if (!early && retryNotDue(deps, retry.value)) return;
+  }
+  const start = taken ?? await takeLease(deps, target);
+  if (!start) return;
+  const lease = new DrainLease(deps.kv, start.entry, {
+    owner: deps.instanceId,
+    leaseMs: deps.leaseMs,
+    now: deps.now,
+    renewEveryMs: deps.leaseRenewEveryMs,
+    commits: deps.commits,
+  });
+  if (taken && !taken.appended && !early) {
+    // An append took the lease of a mailbox that holds items already: its head may be waiting.
+    const retry = await withStorageRetries(() => deps.kv.get<RetryState>(keys.retry(dir, userId)));
+    if (retryNotDue(deps, retry.value)) {
+      await lease.release();
+      return;
+    }
+  }
+  deps.leasesHeld.add(lease);
+  try {
+    await drainItems(deps, target, lease, start);
+  } catch (error) {
+    if (error instanceof LostLease) {
+      if (deps.stopping()) {
+        deps.log.warn("mailbox stopped during an item; the next drain looks first", {
+          dir,
+          userId,
+        });
+      } else deps.log.warn("mailbox lease lost; another instance continues", { dir, userId });
+      return;
+    }
+    // The database failed beyond its retries, or a bug in the drain. The lease is left to run
+    // out, so whoever drains next treats the head item as possibly tried and looks first.
+    lease.abandon();
+    deps.log.error("mailbox drain failed; it is retried when its lease runs out", {
+      dir,
+      userId,
+      error: describeError(error),
+    });
+    deps.wakeAfter(target, deps.leaseMs + 100);
+  } finally {
+    deps.leasesHeld.delete(lease);
+    await lease.release();
+  }
+}
+
+/** Takes the mailbox's lease if it is free (or ran out); null when another drain holds it. */
+async function takeLease(deps: LeasedDrainDeps, target: WakeTarget): Promise<TakenLease | null> {
+  const key = keys.lease(target.dir, target.userId);
+  const current = await withStorageRetries(() => deps.kv.get<Lease>(key));
+  const now = deps.now();
+  if (current.value && current.value.expiresAt > now) {
+    // Another drain holds it. Look again when its lease runs out, in case it died.
+    deps.wakeAfter(target, current.value.expiresAt - now + 100);
+    return null;
+  }
+  const lease: Lease = { owner: deps.instanceId, expiresAt: now + deps.leaseMs };
+  const res = await withStorageRetries(() =>
+    deps.kv.atomic().check(current).set(key, lease).commit()
+  );
+  if (!res.ok) return null;
+  return {
+    entry: { key, value: lease, versionstamp: res.versionstamp },
+    headMayHaveBeenTried: current.value !== null,
+  };
+}
+
+/** The head item waits for a retry later than now (its own wake-up is scheduled). */
+function retryNotDue(deps: LeasedDrainDeps, retry: RetryState | null): boolean {
+  return retry !== null && retry.nextAt > deps.now() + RETRY_SLACK_MS;
+}
