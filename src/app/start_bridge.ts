@@ -127,6 +127,9 @@ export async function startBridge(
     services;
   const metrics = services.metrics;
 
+  // Two genuine cycles are closed by closures over `mailboxes` (declared below, called only once
+  // it exists, in the start phase): a service's recovery wakes the mailboxes waiting on it, and
+  // the use cases the mailboxes run append notices to the mailboxes.
   const health = new ServiceHealth({
     checks: {
       chatwoot: async () => await inbox.remember(await chatwoot.getInbox()),
@@ -152,7 +155,6 @@ export async function startBridge(
     },
   };
 
-  // The use cases append notices to the mailboxes themselves.
   const mailbox: MailboxPort = { append: (request) => mailboxes.append(request) };
   const wakeups = config.discordGateway && kvHasQueues(config.kvPath, { deploy: config.onDeploy })
     ? queueWakeups(kv)

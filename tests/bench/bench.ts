@@ -433,14 +433,16 @@ row(
     await chatwoot.deliver(chatwoot.agentReply(conversation.id, text));
   }));
   const drained = await until(() => texts.every((t) => arrivedAtDiscord.has(t)), 60_000);
-  const seconds = (Math.max(...texts.map((t) => arrivedAtDiscord.get(t) ?? 0)) - t0) / 1000;
-  const rate = burst / seconds;
+  const arrivals = texts.map((t) => arrivedAtDiscord.get(t) ?? Infinity).sort((a, b) => a - b);
+  const seconds = (arrivals[arrivals.length - 1] - t0) / 1000;
+  // Sustained: from the first reply at Discord to the last (the webhooks' own intake apart).
+  const rate = (burst - 1) / ((arrivals[arrivals.length - 1] - arrivals[0]) / 1000);
   const global429s = discord.global429s - global429sBefore;
   row(
     `outbound burst of ${burst} replies (fake enforces 50 req/s)`,
-    `${drained ? "all delivered" : "LOST SOME"} in ${seconds.toFixed(1)} s = ${
+    `${drained ? "all delivered" : "LOST SOME"} ${seconds.toFixed(1)} s after the webhooks; ${
       rate.toFixed(1)
-    }/s, global 429s: ${global429s}`,
+    }/s sustained, global 429s: ${global429s}`,
     "≥ 47.5/s (95 % of the limit), 0 global 429, nothing lost",
     drained && global429s === 0 && rate >= 47.5,
   );
