@@ -27,7 +27,8 @@ Deno.test("writes arriving together are committed together; a failed check fails
   for (let i = 0; i < 40; i++) {
     if (i !== 7) assert.equal((await kv.get(["item", i])).value, i);
   }
-  assert.ok(commits.counts.groups < 10, `${commits.counts.groups} groups for 40 writes`);
+  // A group or two, then halves of the failed one down to write 7: far fewer than 40 commits.
+  assert.ok(commits.counts.groups < 20, `${commits.counts.groups} commits for 40 writes`);
 });
 
 Deno.test("400 users appending at once: every item once, each user's in order, in far fewer commits", async () => {

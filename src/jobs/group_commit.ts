@@ -118,38 +118,42 @@ export class GroupCommit {
         for (const { done } of group) done.resolve(result);
         return;
       }
-      // A check of one write failed the group: each write on its own says which.
-      for (const { write, done } of group) {
-        try {
-          done.resolve(
-            await withStorageRetries(() => {
-              const op = this.#kv.atomic();
-              write.add(op);
-              return op.commit();
-            }),
-          );
-        } catch (error) {
-          done.reject(error);
-        }
-      }
+      // A check of some write failed the group: each half is tried again as a group, and so on
+      // down to the failing writes (a few commits for one bad write in a big group, not one each).
+      const half = Math.ceil(group.length / 2);
+      await this.#commitGroup(group.slice(0, half));
+      await this.#commitGroup(group.slice(half));
     } catch (error) {
       for (const { done } of group) done.reject(error);
     }
   }
 }
 
-/** A KV key as text (bigint parts marked, so 1n and 1 differ). */
+/** A KV key as text (each part tagged with its type, so 1n, 1 and "1" differ). */
 function keyText(key: Deno.KvKey): string {
-  return JSON.stringify(key, (_, v) => typeof v === "bigint" ? `${v}n` : v);
+  let text = "";
+  for (const part of key) {
+    text += typeof part === "string"
+      ? `s${part}\u0000`
+      : typeof part === "bigint"
+      ? `b${part}\u0000`
+      : `${typeof part}${String(part)}\u0000`;
+  }
+  return text;
 }
 
-/** The rough size of a value as KV will store it. */
-export function roughBytes(value: unknown): number {
-  try {
-    return JSON.stringify(value, (_, v) => typeof v === "bigint" ? v.toString() : v)?.length ?? 0;
-  } catch {
-    return 64_000; // unusual values: count them big, they get a group of their own sooner
-  }
+/**
+ * An upper estimate of a value's stored size, without serializing it: two
+ * bytes per string character (V8 stores one or two), sixteen for anything else.
+ */
+export function roughBytes(value: unknown, depth = 0): number {
+  if (typeof value === "string") return 2 * value.length + 8;
+  if (typeof value !== "object" || value === null) return 16;
+  // Deep or binary values: count them big, they get a group of their own sooner.
+  if (depth > 8 || value instanceof Uint8Array) return 64_000;
+  let size = 16;
+  for (const [k, v] of Object.entries(value)) size += 2 * k.length + roughBytes(v, depth + 1);
+  return size;
 }
 
 /**

@@ -28,6 +28,11 @@ export async function readCappedBytes(
     throw new AnswerTooLarge(maxBytes);
   }
   if (!res.body) return new Uint8Array(0);
+  // A plain body of an announced length within the cap is exactly that long: read it at once
+  // (a compressed one may unpack to far more, so it is streamed and counted below).
+  if (Number.isFinite(announced) && !res.headers.get("content-encoding")) {
+    return new Uint8Array(await res.arrayBuffer());
+  }
   const reader = res.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
