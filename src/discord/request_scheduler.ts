@@ -201,7 +201,9 @@ export function createRequestScheduler(options: RequestSchedulerOptions = {}): R
     if (t < next) return arm(next - t);
     const start = pick();
     if (!start) return;
-    next = t + spacing;
+    // On the ideal timeline: a timer that fired late does not cost the budget a slot (the send
+    // gate still holds the line per rolling second); after an idle gap, start afresh.
+    next = (t - next < spacing ? next : t) + spacing;
     start();
     if (waiting() > 0) arm(spacing);
   };
