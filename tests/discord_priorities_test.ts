@@ -71,9 +71,11 @@ Deno.test("an agent reply is not delayed behind a flood's queued confirmations, 
   );
   const floodIds = new Set(flood);
   const confirmedThen = h.discord.reactions.filter((r) => floodIds.has(r.messageId)).length;
+  // Behind the pile it would wait seconds (150 ✅ at 48/s: ~3 s; 2.9 s measured before the
+  // scheduler). 1 s leaves room for a machine busy running other test files at the same time.
   assert.ok(
-    reply.at - sentAt <= 300,
-    `the reply reached Discord ${reply.at - sentAt} ms after the webhook (at most 300)`,
+    reply.at - sentAt <= 1_000,
+    `the reply reached Discord ${reply.at - sentAt} ms after the webhook (at most 1,000)`,
   );
   assert.ok(
     confirmedThen < inChatwoot(),

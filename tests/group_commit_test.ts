@@ -31,6 +31,24 @@ Deno.test("writes arriving together are committed together; a failed check fails
   assert.ok(commits.counts.groups < 20, `${commits.counts.groups} commits for 40 writes`);
 });
 
+Deno.test("a write KV refuses (a value too large) fails alone; the others in its group go through", async () => {
+  using kv = await Deno.openKv(":memory:");
+  const commits = new GroupCommit(kv);
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 8 }, (_, i) =>
+      commits.commit(recordedWrite((op) => {
+        op.set(["value", i], i === 3 ? "y".repeat(70_000) : i); // KV's limit is 64 KiB
+      }))),
+  );
+  assert.deepEqual(
+    outcomes.map((o) => o.status),
+    outcomes.map((_, i) => i === 3 ? "rejected" : "fulfilled"),
+  );
+  for (let i = 0; i < 8; i++) {
+    assert.equal((await kv.get(["value", i])).value, i === 3 ? null : i);
+  }
+});
+
 Deno.test("400 users appending at once: every item once, each user's in order, in far fewer commits", async () => {
   // A file database, as in production: each commit waits for the disk, and writes gather meanwhile.
   const dir = await Deno.makeTempDir();

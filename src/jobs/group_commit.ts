@@ -12,8 +12,9 @@
  * - Nothing waits to be grouped: a write goes at once when no commit is in
  *   flight, so a lone DM pays no latency; under load the writes that queue
  *   behind a commit form the next group.
- * - A group stays within KV's limits (100 checks, 1,000 mutations, 800 KB per
- *   atomic operation) with room to spare.
+ * - A group stays within KV's limits (100 checks, 1,000 mutations, 800 KB of
+ *   mutations and 80 KB of keys per atomic operation) with room to spare; a
+ *   write KV refuses (a value too large) fails alone, as it would on its own.
  * - Two writes that touch a common key never share a group: an atomic
  *   operation evaluates every check before any mutation, so an append (which
  *   rewrites a mailbox's pending marker) grouped with that mailbox's closing
@@ -33,6 +34,8 @@ export interface GroupedWrite {
   bytes: number;
   /** Every key it checks or writes, as text. */
   keys: string[];
+  /** Roughly how many bytes its keys take. */
+  keyBytes: number;
 }
 
 type Result = Deno.KvCommitResult | Deno.KvCommitError;
@@ -40,6 +43,7 @@ type Result = Deno.KvCommitResult | Deno.KvCommitError;
 const MAX_CHECKS = 90;
 const MAX_MUTATIONS = 900;
 const MAX_BYTES = 600_000;
+const MAX_KEY_BYTES = 60_000;
 
 interface Waiting {
   write: GroupedWrite;
@@ -82,13 +86,15 @@ export class GroupCommit {
     let checks = 0;
     let mutations = 0;
     let bytes = 0;
+    let keyBytes = 0;
     /** Keys of the writes in the group, and of the writes left for later (they keep their turn). */
     const taken = new Set<string>();
     const waiting = new Set<string>();
     for (const next of this.#queue) {
       const { write } = next;
       const full = checks + write.checks > MAX_CHECKS ||
-        mutations + write.mutations > MAX_MUTATIONS || bytes + write.bytes > MAX_BYTES;
+        mutations + write.mutations > MAX_MUTATIONS || bytes + write.bytes > MAX_BYTES ||
+        keyBytes + write.keyBytes > MAX_KEY_BYTES;
       const collides = write.keys.some((key) => taken.has(key) || waiting.has(key));
       if (group.length && (full || collides)) {
         later.push(next);
@@ -100,32 +106,43 @@ export class GroupCommit {
       checks += write.checks;
       mutations += write.mutations;
       bytes += write.bytes;
+      keyBytes += write.keyBytes;
     }
     this.#queue = later;
     return group;
   }
 
   async #commitGroup(group: Waiting[]) {
+    let result: Result;
     try {
-      const result = await withStorageRetries(() => {
+      result = await withStorageRetries(() => {
         const op = this.#kv.atomic();
         for (const { write } of group) write.add(op);
         return op.commit();
       });
-      this.counts.groups++;
-      this.counts.writes += group.length;
-      if (result.ok || group.length === 1) {
-        for (const { done } of group) done.resolve(result);
-        return;
-      }
-      // A check of some write failed the group: each half is tried again as a group, and so on
-      // down to the failing writes (a few commits for one bad write in a big group, not one each).
-      const half = Math.ceil(group.length / 2);
-      await this.#commitGroup(group.slice(0, half));
-      await this.#commitGroup(group.slice(half));
     } catch (error) {
-      for (const { done } of group) done.reject(error);
+      // One write KV refuses (a value too large, say) must not fail the others: split, as below.
+      if (group.length > 1) return await this.#commitHalves(group);
+      group[0].done.reject(error);
+      return;
     }
+    this.counts.groups++;
+    this.counts.writes += group.length;
+    if (result.ok || group.length === 1) {
+      for (const { done } of group) done.resolve(result);
+      return;
+    }
+    await this.#commitHalves(group);
+  }
+
+  /**
+   * A check of some write failed the group (or KV refused one): each half is tried again as a
+   * group, and so on down to the failing writes (a few commits for one bad write, not one each).
+   */
+  async #commitHalves(group: Waiting[]) {
+    const half = Math.ceil(group.length / 2);
+    await this.#commitGroup(group.slice(0, half));
+    await this.#commitGroup(group.slice(half));
   }
 }
 
@@ -167,7 +184,12 @@ export function recordedWrite(
   let checks = 0;
   let mutations = 0;
   let bytes = 0;
+  let keyBytes = 0;
   const keys: string[] = [];
+  const note = (key: string) => {
+    keys.push(key);
+    keyBytes += key.length;
+  };
   const recorder: Deno.AtomicOperation = new Proxy({} as Deno.AtomicOperation, {
     get(_, prop) {
       return (...args: unknown[]) => {
@@ -175,11 +197,17 @@ export function recordedWrite(
         calls.push({ method, args });
         if (method === "check") {
           checks += args.length;
-          for (const check of args) keys.push(keyText((check as { key: Deno.KvKey }).key));
-        } else {
+          for (const check of args) note(keyText((check as { key: Deno.KvKey }).key));
+        } else if (
+          method === "set" || method === "delete" || method === "sum" || method === "min" ||
+          method === "max"
+        ) {
           mutations++;
-          keys.push(keyText(args[0] as Deno.KvKey));
+          note(keyText(args[0] as Deno.KvKey));
           if (method === "set") bytes += roughBytes(args[1]) + 64;
+        } else {
+          // enqueue, mutate, commit: not for grouped writes (their keys would not be seen).
+          throw new Error(`a grouped write cannot use ${String(prop)}()`);
         }
         return recorder;
       };
@@ -189,7 +217,9 @@ export function recordedWrite(
   return {
     checks,
     mutations,
-    bytes,
+    // Keys count too: KV caps an atomic's keys at 81,920 bytes and its mutations at 800 KB.
+    bytes: bytes + keyBytes,
+    keyBytes,
     keys,
     add(op) {
       for (const { method, args } of calls) {
