@@ -37,7 +37,7 @@ export function observeMailboxes(metrics: Metrics, health: ServiceHealth): Mailb
     },
     retrying(dir, failure) {
       if (failure.cause === "outage" && !failure.rateLimit) {
-        health.reportOutage(failure.service, failure.reason);
+        health.reportOutage(failure.service);
       }
       const direction = destination(dir);
       metrics.inc("cordwoot_retries_scheduled_total", { direction });

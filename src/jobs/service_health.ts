@@ -91,11 +91,11 @@ export class ServiceHealth {
     return (this.#lastDeliveryAt.get(service) ?? -Infinity) > sinceMs;
   }
 
-  /** A delivery failed on this service: show it, and probe until it is back. */
-  reportOutage(service: OutageService, reason: string): void {
-    const status = this.#status[service];
-    status.ok = false;
-    status.error = reason;
+  /** A delivery failed on this service: check it now, and probe until it is back. */
+  reportOutage(service: OutageService): void {
+    // What /healthz says comes from the service's own check (run at once by the probe): a
+    // delivery failing while the check passes is shown as mailboxes waiting (degraded), and
+    // does not make the status flap between checks.
     if (this.#probing.has(service)) return;
     this.#probing.add(service);
     void this.#probeUntilBack(service).finally(() => this.#probing.delete(service));
