@@ -6,7 +6,7 @@
  * reached the far side.
  */
 import assert from "node:assert/strict";
-import { countedBody, CountingServer } from "../src/fakes/counting_server.ts";
+import { countedBody, CountingServer } from "./helpers/counting_server.ts";
 import type { FakeMessage } from "../src/fakes/fake_discord.ts";
 import { type Harness, startHarness } from "./helpers/harness.ts";
 import { openTicket } from "./helpers/tickets.ts";

@@ -5,7 +5,7 @@ import {
   DownloadNetworkError,
   downloadTimeoutMs,
 } from "../src/net/bounded_download.ts";
-import { countedBody, CountingServer } from "../src/fakes/counting_server.ts";
+import { countedBody, CountingServer } from "./helpers/counting_server.ts";
 
 const MiB = 1024 * 1024;
 

@@ -2,8 +2,8 @@
  * Dead letters can be operated: listed with filters, retried (delivered by a
  * running mailbox's sweep), dropped, and they expire after DEAD_LETTER_DAYS.
  */
+import { ChatwootFailure } from "./helpers/service_failures.ts";
 import assert from "node:assert/strict";
-import { ServiceError } from "../src/bridge/errors.ts";
 import {
   type DeadLettersCommand,
   parseDeadLettersArgs,
@@ -15,11 +15,6 @@ import { silentLogger } from "../src/log.ts";
 import { keys } from "../src/store/keys.ts";
 import { spawnCordwoot } from "./helpers/process.ts";
 
-class Refused extends ServiceError {
-  readonly service = "chatwoot" as const;
-  readonly status = 422;
-}
-
 const ALICE = "650000000000000101";
 const BOB = "650000000000000102";
 
@@ -28,7 +23,7 @@ function poisonedMailboxes(kv: Deno.Kv, delivered: string[], ttlMs?: number) {
   const state = { cured: false };
   const handler = (_user: string, entry: { item: unknown }) => {
     const item = entry.item as string;
-    if (item.startsWith("poison") && !state.cured) return Promise.reject(new Refused("422"));
+    if (item.startsWith("poison") && !state.cured) return Promise.reject(new ChatwootFailure(422));
     delivered.push(item);
     return Promise.resolve();
   };
@@ -175,7 +170,7 @@ Deno.test("a retried dead letter resumes with the progress it had and looks befo
         seen.push({ firstAttempt: context.firstAttempt, progress: entry.progress });
         if (cured) return;
         await checkpoint({ sentPartIds: ["part-1"] }); // part 1 reached Discord
-        throw new Refused("part 2 refused");
+        throw new ChatwootFailure(422, "part 2 refused");
       },
     },
   });

@@ -3,20 +3,13 @@
  * drain may and may not do (unit level: the real Mailboxes on a `:memory:` KV,
  * with injected errors, timings and a second instance).
  */
+import { ChatwootFailure } from "./helpers/service_failures.ts";
 import { interceptCommits } from "./helpers/kv_commits.ts";
 import assert from "node:assert/strict";
-import { ServiceError } from "../src/bridge/errors.ts";
 import { type AttemptContext, type MailboxEntry, Mailboxes } from "../src/jobs/mailbox.ts";
 import { inlineWakeups } from "../src/jobs/wakeups.ts";
 import { silentLogger } from "../src/log.ts";
 import { keys } from "../src/store/keys.ts";
-
-class ChatwootFailure extends ServiceError {
-  readonly service = "chatwoot" as const;
-  constructor(readonly status: number) {
-    super(`Chatwoot answered HTTP ${status}`);
-  }
-}
 
 type Handler = (entry: MailboxEntry, context: AttemptContext) => Promise<void>;
 

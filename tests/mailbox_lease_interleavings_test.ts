@@ -10,8 +10,8 @@
  * What is asserted is what KV and the handlers saw (items left, lease and
  * pending marker, records written), not what the mailbox says about itself.
  */
+import { ChatwootFailure } from "./helpers/service_failures.ts";
 import assert from "node:assert/strict";
-import { ServiceError } from "../src/bridge/errors.ts";
 import type { MailboxEntry } from "../src/jobs/mailbox.ts";
 import { keys } from "../src/store/keys.ts";
 import { interceptCommits } from "./helpers/kv_commits.ts";
@@ -25,11 +25,6 @@ import {
   MAILBOX,
   USER,
 } from "./helpers/mailbox_instances.ts";
-
-class ChatwootDown extends ServiceError {
-  readonly service = "chatwoot" as const;
-  readonly status = 503;
-}
 
 /** A clock that moves only when the test says so. */
 function manualClock(start = 1_700_000_000_000) {
@@ -137,7 +132,7 @@ Deno.test("checkpoint: the progress a handler saved is what its retry sees", asy
     if (entry.item !== "long message") return;
     if (sent.length === 0) {
       await checkpoint({ sent: ["part 1"] });
-      throw new ChatwootDown("Chatwoot answered 503");
+      throw new ChatwootFailure(503);
     }
     if (sent.length === 1) {
       await checkpoint({ sent: ["part 1", "part 2"] });
@@ -234,7 +229,7 @@ Deno.test("an append takes the lease while a drain here is finishing: the drain 
   const { kv, holdNextCommit } = heldCommits(real);
   let failures = 1;
   const a = instance(kv, "a", attempts, () => {
-    if (failures-- > 0) return Promise.reject(new ChatwootDown("Chatwoot answered 503"));
+    if (failures-- > 0) return Promise.reject(new ChatwootFailure(503));
     return Promise.resolve();
   }, { now: clock.now });
   await append(a, [1n, "waiting for its retry"]);

@@ -17,6 +17,24 @@ export function formatBytes(n: number): string {
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
 }
 
+/**
+ * The files to upload, and for the rest their link lines in the order the
+ * attachments came (`linked` holds the lines decided before downloading).
+ */
+export function filesAndLinks<A>(
+  attachments: readonly A[],
+  results: Downloaded<A>[],
+  linked: Map<A, string>,
+  linkLine: (attachment: A, why: string) => string,
+): { files: UploadFile[]; links: string[] } {
+  const files: UploadFile[] = [];
+  for (const r of results) {
+    if ("file" in r) files.push(r.file);
+    else linked.set(r.attachment, linkLine(r.attachment, r.why));
+  }
+  return { files, links: attachments.flatMap((a) => linked.get(a) ?? []) };
+}
+
 export type Downloaded<A> = { attachment: A; file: UploadFile } | { attachment: A; why: string };
 
 export interface DownloadPlan<A> {

@@ -8,7 +8,7 @@
  * Chatwoot, the conversation is checked before posting again; notices are
  * appended with dedupe keys.
  */
-import { downloadWithinBudget, formatBytes } from "./attachment_downloads.ts";
+import { downloadWithinBudget, filesAndLinks, formatBytes } from "./attachment_downloads.ts";
 import { isRetryable, isServiceStatus, ServiceError } from "./errors.ts";
 import type { DiscordAuthor, DmAttachment, DmProgress, InboundDm, UserNotice } from "./items.ts";
 import { backAtLine, notice, renderTemplate } from "./notices.ts";
@@ -215,8 +215,9 @@ async function collectAttachments(
   signal?: AbortSignal,
 ): Promise<{ files: UploadFile[]; notes: string[]; release: () => void }> {
   const notes = new Map<DmAttachment, string>();
-  const skip = (a: DmAttachment, why: string) =>
-    notes.set(a, `📎 ${a.filename}${a.size ? ` (${formatBytes(a.size)})` : ""} ${why}: ${a.url}`);
+  const line = (a: DmAttachment, why: string) =>
+    `📎 ${a.filename}${a.size ? ` (${formatBytes(a.size)})` : ""} ${why}: ${a.url}`;
+  const skip = (a: DmAttachment, why: string) => notes.set(a, line(a, why));
   const wanted: DmAttachment[] = [];
   for (const a of dm.attachments ?? []) {
     if (wanted.length >= CHATWOOT_MAX_ATTACHMENTS) {
@@ -243,14 +244,8 @@ async function collectAttachments(
       }
     },
   );
-  const files: UploadFile[] = [];
-  for (const r of results) {
-    if ("file" in r) files.push(r.file);
-    else skip(r.attachment, r.why);
-  }
-  // Notes in the order the user attached the files.
-  const ordered = (dm.attachments ?? []).flatMap((a) => notes.has(a) ? [notes.get(a)!] : []);
-  return { files, notes: ordered, release };
+  const { files, links } = filesAndLinks(dm.attachments ?? [], results, notes, line);
+  return { files, notes: links, release };
 }
 
 function queueNotice(deps: Pick<InboundDeps, "mailbox" | "nextSeq">, item: UserNotice) {

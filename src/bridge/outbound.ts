@@ -5,7 +5,7 @@
  * attempt: each part sent is checkpointed, and each carries a nonce Discord
  * enforces, so a part is not sent twice.
  */
-import { downloadWithinBudget, formatBytes } from "./attachment_downloads.ts";
+import { downloadWithinBudget, filesAndLinks, formatBytes } from "./attachment_downloads.ts";
 import { classifyFailure, isRetryable, ServiceError } from "./errors.ts";
 import type {
   AgentAttachment,
@@ -170,15 +170,12 @@ async function composeMessages(
       }
     },
   );
-  const files: UploadFile[] = [];
-  for (const r of results) {
-    if ("file" in r) files.push(r.file);
-    else {
-      const a = r.attachment;
-      links.set(a, `📎 ${a.name}${a.size ? ` (${formatBytes(a.size)})` : ""} ${r.why}: ${a.url}`);
-    }
-  }
-  const linkLines = (reply.attachments ?? []).flatMap((a) => links.has(a) ? [links.get(a)!] : []);
+  const { files, links: linkLines } = filesAndLinks(
+    reply.attachments ?? [],
+    results,
+    links,
+    (a, why) => `📎 ${a.name}${a.size ? ` (${formatBytes(a.size)})` : ""} ${why}: ${a.url}`,
+  );
   const text = [reply.content, ...linkLines].filter((t) => t.trim() !== "").join("\n");
   const messages: DiscordMessageBody[] = text
     ? splitMessage(text).filter((p) => p.trim() !== "").map((content) => ({ content }))

@@ -33,7 +33,7 @@ export interface DrainLeaseOptions {
   now: () => number;
   renewEveryMs: number;
   /** Writes of different drains arriving together are committed together. */
-  commits?: GroupCommit;
+  commits: GroupCommit;
 }
 
 /** Builds a commit on `op`, which already checks the lease; `leaseKey` to delete it. */
@@ -48,7 +48,7 @@ export class DrainLease {
   #entry: Deno.KvEntryMaybe<Lease>;
   readonly #leaseMs: number;
   readonly #now: () => number;
-  readonly #commits: GroupCommit | undefined;
+  readonly #commits: GroupCommit;
   readonly #lost = new AbortController();
   #chain: Promise<unknown> = Promise.resolve();
   #timer: ReturnType<typeof setInterval> | undefined;
@@ -99,9 +99,9 @@ export class DrainLease {
     return this.#serialized(async () => {
       if (this.ended) throw new LostLease();
       const entry = this.#entry;
-      const res = this.#commits
-        ? await this.#commits.commit(recordedWrite((op) => build(op.check(entry), entry.key)))
-        : await withStorageRetries(() => build(this.#kv.atomic().check(entry), entry.key).commit());
+      const res = await this.#commits.commit(
+        recordedWrite((op) => build(op.check(entry), entry.key)),
+      );
       if (res.ok) {
         if (options.releases) this.#released = true;
         return true;

@@ -38,7 +38,12 @@ import { createSeenMarkers, type SeenMarkers } from "../store/seen.ts";
 import { retryDelayMs } from "./backoff.ts";
 import type { DrainLease, Lease } from "./drain_lease.ts";
 import { GroupCommit } from "./group_commit.ts";
-import { type AppendDeps, appendOnly, appendTakingLease, readIfIdle } from "./mailbox_append.ts";
+import {
+  type AppendDeps,
+  appendOnly,
+  appendTakingLease,
+  readMailboxState,
+} from "./mailbox_append.ts";
 import type { TakenLease } from "./mailbox_drain.ts";
 import { drainUnderLease, type LeasedDrainDeps } from "./mailbox_leased_drain.ts";
 import type { ItemHandler, MailboxObserver, RetryState } from "./mailbox_records.ts";
@@ -207,7 +212,8 @@ export class Mailboxes implements MailboxPort {
     const target: WakeTarget = { dir: request.dir, userId: request.userId };
     // A drain running here lists the new items itself; after stop, no drain starts.
     const mayTakeLease = !this.#running.has(mailboxId(target)) && !this.#stopping;
-    const idle = mayTakeLease ? await readIfIdle(this.#appendDeps, target) : undefined;
+    const state = mayTakeLease ? await readMailboxState(this.#appendDeps, target) : undefined;
+    const idle = state?.idle;
     if (idle) {
       const taken = await appendTakingLease(this.#appendDeps, request, idle);
       if (taken) {
@@ -219,7 +225,8 @@ export class Mailboxes implements MailboxPort {
     }
     if (!await appendOnly(this.#appendDeps, request)) return false;
     this.#stats.invalidate();
-    this.#startDrain(target);
+    // Behind an item waiting for its retry, the new item waits too (its wake-up is scheduled).
+    if (!state?.retryWaits) this.#startDrain(target);
     return true;
   }
 

@@ -12,7 +12,7 @@ import type { Lease } from "./drain_lease.ts";
 import { withStorageRetries } from "./storage_retries.ts";
 import { type GroupCommit, recordedWrite } from "./group_commit.ts";
 import type { TakenLease } from "./mailbox_drain.ts";
-import type { MailboxEntry, RetryState } from "./mailbox_records.ts";
+import { type MailboxEntry, type RetryState, retryWaits } from "./mailbox_records.ts";
 import type { WakeTarget } from "./wakeups.ts";
 
 export interface AppendDeps {
@@ -33,11 +33,15 @@ export interface IdleMailbox {
   retry: Deno.KvEntryMaybe<RetryState>;
 }
 
-/** The mailbox's lease, marker and retry record, when its lease is free (or ran out). */
-export async function readIfIdle(
+/**
+ * The mailbox's lease, marker and retry record: `idle` when its lease is free
+ * (or ran out) and no retry waits, so the append may take the lease;
+ * `retryWaits` when its head item waits for a retry (its wake-up is scheduled).
+ */
+export async function readMailboxState(
   deps: AppendDeps,
   { dir, userId }: WakeTarget,
-): Promise<IdleMailbox | undefined> {
+): Promise<{ idle?: IdleMailbox; retryWaits: boolean }> {
   const [lease, retry, pending] = await withStorageRetries(() =>
     deps.kv.getMany<[Lease, RetryState, unknown]>([
       keys.lease(dir, userId),
@@ -46,7 +50,8 @@ export async function readIfIdle(
     ])
   );
   const leaseFree = !lease.value || lease.value.expiresAt <= deps.now();
-  return leaseFree ? { lease, retry, pending } : undefined;
+  const waits = retryWaits(retry.value, deps.now());
+  return { ...(leaseFree && !waits ? { idle: { lease, retry, pending } } : {}), retryWaits: waits };
 }
 
 /**

@@ -22,7 +22,7 @@ import { keys } from "../store/keys.ts";
 import { DrainLease, type Lease, LostLease } from "./drain_lease.ts";
 import type { GroupCommit } from "./group_commit.ts";
 import { type DrainDeps, drainItems, type TakenLease } from "./mailbox_drain.ts";
-import type { RetryState } from "./mailbox_records.ts";
+import { type RetryState, retryWaits } from "./mailbox_records.ts";
 import { withStorageRetries } from "./storage_retries.ts";
 import type { WakeTarget } from "./wakeups.ts";
 
@@ -38,9 +38,6 @@ export interface LeasedDrainDeps extends DrainDeps {
   leasesHeld: Set<DrainLease>;
 }
 
-/** A wake-up this close to a retry's time runs it (timers and queues fire a little early). */
-const RETRY_SLACK_MS = 25;
-
 /** One drain: takes the lease (unless an append did), runs the items, ends the lease. */
 export async function drainUnderLease(
   deps: LeasedDrainDeps,
@@ -49,20 +46,23 @@ export async function drainUnderLease(
   early: boolean,
 ): Promise<void> {
   const { dir, userId } = target;
-  if (!taken) {
+  let start = taken;
+  if (!start) {
     // Most queued wake-ups find the mailbox already drained: one read, no writes.
-    const [pending, retry] = await withStorageRetries(() =>
-      deps.kv.getMany<[unknown, RetryState]>([
+    const [pending, retry, lease] = await withStorageRetries(() =>
+      deps.kv.getMany<[unknown, RetryState, Lease]>([
         keys.pending(dir, userId),
         keys.retry(dir, userId),
+        keys.lease(dir, userId),
       ])
     );
     if (pending.versionstamp === null) return;
-    // A wake-up delivered twice, or an append behind a failing item, is not a retry.
-    if (!early && retryNotDue(deps, retry.value)) return;
+    // A wake-up delivered twice is not a retry; an early one (the service is back) is.
+    if (!early && retryWaits(retry.value, deps.now())) return;
+    const took = await takeLease(deps, target, lease);
+    if (!took) return;
+    start = took;
   }
-  const start = taken ?? await takeLease(deps, target);
-  if (!start) return;
   const lease = new DrainLease(deps.kv, start.entry, {
     owner: deps.instanceId,
     leaseMs: deps.leaseMs,
@@ -70,14 +70,6 @@ export async function drainUnderLease(
     renewEveryMs: deps.leaseRenewEveryMs,
     commits: deps.commits,
   });
-  if (taken && !taken.appended && !early) {
-    // An append took the lease of a mailbox that holds items already: its head may be waiting.
-    const retry = await withStorageRetries(() => deps.kv.get<RetryState>(keys.retry(dir, userId)));
-    if (retryNotDue(deps, retry.value)) {
-      await lease.release();
-      return;
-    }
-  }
   deps.leasesHeld.add(lease);
   try {
     await drainItems(deps, target, lease, start);
@@ -107,9 +99,12 @@ export async function drainUnderLease(
 }
 
 /** Takes the mailbox's lease if it is free (or ran out); null when another drain holds it. */
-async function takeLease(deps: LeasedDrainDeps, target: WakeTarget): Promise<TakenLease | null> {
+async function takeLease(
+  deps: LeasedDrainDeps,
+  target: WakeTarget,
+  current: Deno.KvEntryMaybe<Lease>,
+): Promise<TakenLease | null> {
   const key = keys.lease(target.dir, target.userId);
-  const current = await withStorageRetries(() => deps.kv.get<Lease>(key));
   const now = deps.now();
   if (current.value && current.value.expiresAt > now) {
     // Another drain holds it. Look again when its lease runs out, in case it died.
@@ -125,9 +120,4 @@ async function takeLease(deps: LeasedDrainDeps, target: WakeTarget): Promise<Tak
     entry: { key, value: lease, versionstamp: res.versionstamp },
     headMayHaveBeenTried: current.value !== null,
   };
-}
-
-/** The head item waits for a retry later than now (its own wake-up is scheduled). */
-function retryNotDue(deps: LeasedDrainDeps, retry: RetryState | null): boolean {
-  return retry !== null && retry.nextAt > deps.now() + RETRY_SLACK_MS;
 }

@@ -25,6 +25,14 @@ export interface MailboxEntry<T = unknown> {
   triedBefore?: true;
 }
 
+/** A wake-up this close to a retry's time runs it (timers and queues fire a little early). */
+const RETRY_SLACK_MS = 25;
+
+/** The head item waits for a retry later than `now` (its own wake-up is scheduled). */
+export function retryWaits(retry: RetryState | null, now: number): boolean {
+  return retry !== null && retry.nextAt > now + RETRY_SLACK_MS;
+}
+
 /** Written after a failed attempt (`retry/<dir>/<user>`); deleted with the item. */
 export interface RetryState {
   /** Failed attempts in a row at the head item, whatever their cause. */
