@@ -62,7 +62,9 @@ export function tellSender(
 ): (UserNotice | AgentAlertItem)[] {
   if (dir === "in") {
     const item = readItem("in", stored);
-    if (!item || item.kind === "delivery_status" || item.kind === "agent_alert") return [];
+    // A kind this version does not know (written by a newer one, say): its sender is still told.
+    if (!item) return hasKind(stored) ? [unknownItemNotice(userId, stored)] : [];
+    if (item.kind === "delivery_status" || item.kind === "agent_alert") return [];
     const id = item.kind === "csat_rating" ? item.uuid : item.messageId;
     return [
       notice(userId, `undelivered:${item.kind}:${id}`, {
@@ -75,8 +77,9 @@ export function tellSender(
     ];
   }
   const item = readItem("out", stored);
+  // Unknown here: the agents cannot be told what it was (a user's item is still answered above).
   if (!item) return [];
-  if (item.kind === "notice" && item.noticeId.startsWith("undelivered:")) return [];
+  if (item.kind === "notice" && String(item.noticeId).startsWith("undelivered:")) return [];
   const conversationId = item.kind === "reply" || item.kind === "csat_prompt"
     ? item.conversationId
     : item.kind === "notice"
@@ -91,6 +94,27 @@ export function tellSender(
     reason,
     receivedAt: Date.now(),
   }];
+}
+
+/** A stored item of some kind (as opposed to garbage, which has no sender to tell). */
+function hasKind(stored: unknown): boolean {
+  return typeof stored === "object" && stored !== null && "kind" in stored &&
+    typeof stored.kind === "string";
+}
+
+/** "Not delivered" for an item whose kind is unknown: no id to quote, its time if it has one. */
+function unknownItemNotice(userId: string, stored: unknown): UserNotice {
+  const at = typeof stored === "object" && stored !== null && "receivedAt" in stored &&
+      typeof stored.receivedAt === "number"
+    ? stored.receivedAt
+    : Date.now();
+  return notice(userId, `undelivered:unknown:${at}`, {
+    tone: "danger",
+    title: "Message not delivered",
+    description: `A message you sent ${
+      discordTimestamp(at)
+    } could not be passed on to our support team. Please send it again, perhaps in other words.`,
+  });
 }
 
 export interface AlertDeps {

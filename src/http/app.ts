@@ -131,7 +131,10 @@ export function createHttpApp(deps: HttpDeps): Hono<AppEnv> {
         return c.json({ error: "malformed payload", reason: parsed.reason }, 400);
       }
       // A message event's delivery id is checked in the same commit that queues it.
-      if (parsed.kind !== "message" && delivery && !(await deps.firstDelivery(delivery))) {
+      // The delivery id is not signed: a captured request replayed under a new one is caught by
+      // its signature, which covers the timestamp and the body (unsigned trials: the delivery id).
+      const replayKey = c.req.header("x-chatwoot-signature") ?? delivery;
+      if (parsed.kind !== "message" && replayKey && !(await deps.firstDelivery(replayKey))) {
         deps.countWebhook("replayed");
         log.info("replayed delivery ignored");
         return c.json(ACCEPTED);

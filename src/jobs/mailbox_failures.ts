@@ -13,7 +13,12 @@
  *   outage.
  * - Every write goes through the drain's lease.
  */
-import { classifyFailure, type Failure, type OutageService } from "../bridge/errors.ts";
+import {
+  classifyFailure,
+  describeError,
+  type Failure,
+  type OutageService,
+} from "../bridge/errors.ts";
 import type { Logger } from "../bridge/ports.ts";
 import { deadLetterKeyOf, type Direction, keys } from "../store/keys.ts";
 import type { DrainLease } from "./drain_lease.ts";
@@ -150,7 +155,17 @@ async function deadLetter(
     progress: entry.value.progress,
     expiresAt: failedAt + deps.deadLetterTtlMs,
   };
-  const tell = deps.tellSender(dir, userId, entry.value.item, reason);
+  let tell: unknown[] = [];
+  try {
+    tell = deps.tellSender(dir, userId, entry.value.item, reason);
+  } catch (error) {
+    // A malformed item must not block its mailbox: it becomes a dead letter all the same.
+    deps.log.error("could not prepare the sender's 'not delivered' notice", {
+      dir,
+      userId,
+      error: describeError(error),
+    });
+  }
   let other: WakeTarget | undefined;
   await lease.write((op) => {
     op.delete(entry.key).delete(keys.retry(dir, userId))
