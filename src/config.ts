@@ -24,6 +24,7 @@ import {
   text,
 } from "./config_fields.ts";
 import type { ConfigResult } from "./config_types.ts";
+import { ticketTopics } from "./config_topics.ts";
 
 export type {
   BrandingConfig,
@@ -202,6 +203,11 @@ const schema = z.object({
   CSAT_COMMENT_ENABLED: booleanFlag(true),
   CSAT_COMMENT_PLACEHOLDER: nonBlankText("Any additional feedback? (optional)", 100),
 
+  TICKET_TOPICS: ticketTopics,
+  TOPIC_TIMEOUT_MINUTES: blankAsUnset(
+    positiveInt("minutes a new ticket waits for its topic, e.g. 10").optional(),
+  ).transform((v) => v ?? 10),
+
   PRESENCE_POLL_INTERVAL_MS: blankAsUnset(
     z.string().trim().regex(/^\d+$/, "expected milliseconds, e.g. 300000").transform(Number)
       .refine((n) => n > 0, "expected milliseconds, e.g. 300000").optional(),
@@ -339,6 +345,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
         commentEnabled: e.CSAT_COMMENT_ENABLED,
         commentPlaceholder: e.CSAT_COMMENT_PLACEHOLDER,
       },
+      topics: { list: e.TICKET_TOPICS, timeoutMs: e.TOPIC_TIMEOUT_MINUTES * 60_000 },
       presence: {
         pollIntervalMs: e.PRESENCE_POLL_INTERVAL_MS,
         onlineText: e.PRESENCE_ONLINE_TEXT,

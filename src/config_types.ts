@@ -4,6 +4,8 @@
  * re-exports them, so importers keep importing from config.ts.
  */
 
+import type { Topic } from "./bridge/prompts.ts";
+
 export type LogLevel = "debug" | "info" | "warn" | "error";
 export type LogFormat = "json" | "pretty";
 
@@ -67,6 +69,8 @@ export interface Config {
   lifecycle: LifecycleConfig;
   branding: BrandingConfig;
   csat: CsatConfig;
+  /** TICKET_TOPICS (empty: no menu) and TOPIC_TIMEOUT_MINUTES. */
+  topics: { list: Topic[]; timeoutMs: number };
   presence: PresenceConfig;
   plugins: PluginConfig;
 }

@@ -32,6 +32,7 @@ function inboundTable(p: MemoryPorts, dms: Partial<InboundDeps> = {}) {
   const deps: InboundDeliveryDeps = {
     dms: dmDeps(p, dms),
     changes: p,
+    answers: p,
     csat: {
       ...p,
       texts: {

@@ -14,6 +14,8 @@ import { createMemoryBudget } from "../jobs/memory_budget.ts";
 import { configuredPlugins, createEnricher } from "../plugins/registry.ts";
 import { createConversationStore } from "../store/conversations.ts";
 import { createCsatStore } from "../store/csat.ts";
+import { createInteractiveStore } from "../store/interactive.ts";
+import { createTopicPickStore } from "../store/topic_picks.ts";
 import { createInboxSettingsCache } from "../store/inbox_settings.ts";
 import { createMessageLinks } from "../store/links.ts";
 import { createRecentActivity } from "../store/recent_activity.ts";
@@ -72,6 +74,8 @@ export function buildServices(
     links: createMessageLinks(kv),
     conversations: createConversationStore(kv),
     csat: createCsatStore(kv),
+    interactive: createInteractiveStore(kv),
+    topicPicks: createTopicPickStore(kv),
     seen: createSeenMarkers(kv, { reconcileWindowMs: config.reconcileWindowHours * 3600_000 }),
     recent: createRecentActivity(kv),
     inbox: createInboxSettingsCache({ kv, chatwoot, inboxId: config.chatwootInboxId, log }),

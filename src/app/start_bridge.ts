@@ -65,6 +65,8 @@ export interface BridgeOptions {
     agentTypingMaxMs?: number;
     /** How long a contact plugin may take before the contact is created without it. */
     pluginTimeoutMs?: number;
+    /** How long a new ticket waits for its topic (default TOPIC_TIMEOUT_MINUTES). */
+    topicTimeoutMs?: number;
     /** Deadline of a Discord REST request without files (default 15 s). */
     discordRequestMs?: number;
     /** The Discord request scheduler: budget per second, best-effort ages and queue cap. */
@@ -155,7 +157,10 @@ export async function startBridge(
     },
   };
 
-  const mailbox: MailboxPort = { append: (request) => mailboxes.append(request) };
+  const mailbox: MailboxPort = {
+    append: (request) => mailboxes.append(request),
+    resume: (dir, userId) => mailboxes.resume(dir, userId),
+  };
   const wakeups = config.discordGateway && kvHasQueues(config.kvPath, { deploy: config.onDeploy })
     ? queueWakeups(kv)
     // KV Connect and Deno Deploy have no queues, and an HTTP-only bridge need not wait on one:
@@ -174,7 +179,7 @@ export async function startBridge(
     deliveredSince: (service, sinceMs) => health.deliveredSince(service, sinceMs),
     seenMarkers: seen,
     handlers: mailboxHandlers(
-      mailboxUseCases(config, services, {
+      mailboxUseCases(withTopicTimeout(config, timings.topicTimeoutMs), services, {
         mailbox,
         nextSeq,
         replies: interactionReplies,
@@ -226,6 +231,13 @@ export async function startBridge(
     },
     csat,
     csatTexts: config.csat,
+    interactive: services.interactive,
+    topics: {
+      topics: config.topics.list,
+      picks: services.topicPicks,
+      log,
+      resume: (userId) => mailbox.resume("in", userId),
+    },
     mailbox,
     branding: config.branding,
     log,
@@ -341,4 +353,8 @@ export async function startBridge(
       log.info("stopped");
     },
   };
+}
+
+function withTopicTimeout(config: Config, timeoutMs: number | undefined): Config {
+  return timeoutMs === undefined ? config : { ...config, topics: { ...config.topics, timeoutMs } };
 }

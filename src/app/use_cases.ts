@@ -6,6 +6,7 @@ import { inboundDeliverers } from "../bridge/deliver_inbound.ts";
 import { outboundDeliverers } from "../bridge/deliver_outbound.ts";
 import type { Deliverers, Direction } from "../bridge/items.ts";
 import type { InteractionReplies, Logger, MailboxPort } from "../bridge/ports.ts";
+import { topicForNewTicket } from "../bridge/topics.ts";
 import type { Config } from "../config.ts";
 import type { Services } from "./services.ts";
 
@@ -25,6 +26,13 @@ export function mailboxUseCases(
   const { log } = deps;
   const noticeDeps = { discord: discordRest, tickets, csat, log };
   const csatDeps = { ...noticeDeps, chatwoot, replies: deps.replies, texts: config.csat };
+  const topicDeps = {
+    topics: config.topics.list,
+    timeoutMs: config.topics.timeoutMs,
+    picks: services.topicPicks,
+    mailbox: deps.mailbox,
+    log,
+  };
   return {
     in: inboundDeliverers({
       dms: {
@@ -42,10 +50,19 @@ export function mailboxUseCases(
         texts: config.lifecycle,
         confirmEmoji: config.confirmEmoji,
         enrich: services.enrich,
+        ...(config.topics.list.length
+          ? {
+            topics: {
+              forNewTicket: (userId: string) => topicForNewTicket(topicDeps, userId),
+              opened: (userId: string) => services.topicPicks.clear(userId),
+            },
+          }
+          : {}),
         nextSeq: deps.nextSeq,
         log,
       },
       changes: { chatwoot, tickets, links, log },
+      answers: { chatwoot, tickets, inbox: services.inbox, log },
       csat: csatDeps,
       replies: deps.replies,
       log,
@@ -57,6 +74,7 @@ export function mailboxUseCases(
         links,
         maxUploadBytes: config.discordMaxUploadBytes,
         attachmentMemory,
+        interactive: services.interactive,
       },
       csat: csatDeps,
       replied: deps.replied,

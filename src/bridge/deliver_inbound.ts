@@ -6,6 +6,7 @@ import { submitRating } from "./csat.ts";
 import type { CsatDeps } from "./csat.ts";
 import { type DmChangeDeps, forwardDmChange } from "./dm_changes.ts";
 import { forwardDm, type InboundDeps } from "./inbound.ts";
+import { type AnswerDeliveryDeps, deliverAnswer } from "./interactive_answers.ts";
 import type { Completion, Deliverers, NoticeEmbed } from "./items.ts";
 import type { InteractionReplies, Logger } from "./ports.ts";
 import { alertAgent, reportDeliveryStatus } from "./undelivered.ts";
@@ -13,6 +14,7 @@ import { alertAgent, reportDeliveryStatus } from "./undelivered.ts";
 export interface InboundDeliveryDeps {
   dms: Omit<InboundDeps, "checkpoint">;
   changes: DmChangeDeps;
+  answers: AnswerDeliveryDeps;
   csat: CsatDeps;
   replies: InteractionReplies;
   log: Logger;
@@ -46,6 +48,7 @@ export function inboundDeliverers(deps: InboundDeliveryDeps): Deliverers<"in"> {
     dm_edit: (change, attempt) => relayChange(deps, change, attempt),
     dm_delete: (change, attempt) => relayChange(deps, change, attempt),
     csat_rating: (rating) => submitRating(deps.csat, rating),
+    interactive_answer: (answer, attempt) => deliverAnswer(deps.answers, answer, attempt),
     // The bridge's own updates to Chatwoot (undelivered.ts).
     delivery_status: (status) => reportDeliveryStatus(deps.changes, status),
     agent_alert: (alert) => alertAgent(deps.changes, alert),

@@ -17,6 +17,17 @@ export abstract class ServiceError extends Error {
   }
 }
 
+/**
+ * Not a failure: the item waits for the user (a topic to pick) until
+ * `untilMs`, or until the user's answer wakes its mailbox. It is held at the
+ * head of its mailbox, so what the user sends meanwhile stays behind it.
+ */
+export class WaitForUser extends Error {
+  constructor(readonly untilMs: number, what: string) {
+    super(what);
+  }
+}
+
 /** True when trying again later may succeed: outages, timeouts, rate limits and unknown failures. */
 export function isRetryable(error: unknown): boolean {
   return error instanceof ServiceError ? error.retryable : true;

@@ -32,6 +32,7 @@ import {
   forgetConversation,
   type ResolvedTicket,
   resolveTicket,
+  type TicketDeps,
 } from "./ticket.ts";
 import { isOpenAt, nextOpening, type WorkingSchedule } from "./working_hours.ts";
 
@@ -61,6 +62,7 @@ export interface InboundDeps {
   /** Empty: do not react. */
   confirmEmoji: string;
   enrich?: (author: DiscordAuthor) => Promise<ContactEnrichment>;
+  topics?: TicketDeps["topics"];
   nextSeq: () => bigint;
   log: Logger;
   now?: () => number;
@@ -186,7 +188,8 @@ async function postToChatwoot(
   }
 }
 
-async function findBySourceId(
+/** The message with this source_id in the conversation (undefined when the conversation is gone). */
+export async function findBySourceId(
   chatwoot: ChatwootPort,
   conversationId: number,
   sourceId: string,

@@ -140,8 +140,15 @@ export async function acceptMessageEvent(
 
 function segmentForStorage(reply: OutboundReply): OutboundReply[] {
   if (reply.content.length <= STORED_SEGMENT_CHARS) return [reply];
-  return splitMessage(reply.content, STORED_SEGMENT_CHARS)
-    .map((content, segment) => ({ ...reply, segment, content }));
+  const { interactive, ...text } = reply;
+  const parts = splitMessage(reply.content, STORED_SEGMENT_CHARS);
+  // The components go under the last part.
+  return parts.map((content, segment) => ({
+    ...text,
+    segment,
+    content,
+    ...(interactive && segment === parts.length - 1 ? { interactive } : {}),
+  }));
 }
 
 /**

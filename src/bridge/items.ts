@@ -14,6 +14,8 @@
  * compile.
  */
 
+import type { InteractiveContent, SubmittedValue } from "./interactive.ts";
+
 /** inbound: to Chatwoot; outbound: to Discord. */
 export type Direction = "in" | "out";
 export type OtherDirection<D extends Direction> = D extends "in" ? "out" : "in";
@@ -97,6 +99,27 @@ export interface CsatSubmission {
   receivedAt: number;
 }
 
+/** The user answered an interactive message (clicked an option, submitted a form, …). */
+export interface InteractiveAnswer {
+  kind: "interactive_answer";
+  discordUserId: string;
+  conversationId: number;
+  /** The interactive message answered. */
+  chatwootMessageId: number;
+  /** Written into the message's `submitted_values`, as Chatwoot's widget does. */
+  submittedValues?: SubmittedValue[];
+  /** Posted as the contact's message (an option's title), so that bots and automations continue. */
+  replyText?: string;
+  /** input_email: the address given, set on the contact when no other contact has it. */
+  email?: string;
+  receivedAt: number;
+}
+
+export interface AnswerProgress {
+  /** `submitted_values` is written (a retry does not write it again: bots would see two answers). */
+  submitted?: boolean;
+}
+
 // ---------------------------------------------------------------- outbound
 
 /** A file an agent attached (from the webhook). */
@@ -119,6 +142,8 @@ export interface OutboundReply {
   /** The message the agent answered: sent as a Discord reply to its Discord copy. */
   replyTo?: { chatwootId?: number; externalId?: string };
   attachments?: AgentAttachment[];
+  /** Options, cards, a form, articles or an email request: shown as Discord components. */
+  interactive?: InteractiveContent;
   /** Epoch ms when the webhook arrived. */
   receivedAt: number;
 }
@@ -142,6 +167,37 @@ export interface NoticeButton {
   disabled?: boolean;
 }
 
+/** A card of an interactive message, shown as an embed. */
+export interface MessageCard {
+  title?: string;
+  description?: string;
+  /** The title links here. */
+  url?: string;
+  imageUrl?: string;
+}
+
+/** A button: either it opens `url`, or a click reaches the bridge with `customId`. */
+export interface ActionButton {
+  label: string;
+  customId?: string;
+  url?: string;
+  /** "success" marks the user's answer. */
+  style?: "primary" | "secondary" | "success";
+  disabled?: boolean;
+}
+
+/** One row of components under a message: buttons, or one select menu. */
+export type ComponentRow =
+  | { buttons: ActionButton[] }
+  | {
+    select: {
+      customId: string;
+      placeholder: string;
+      options: { label: string; value: string; description?: string; emoji?: string }[];
+      disabled?: boolean;
+    };
+  };
+
 /** What the bridge itself tells a user (ticket status, greeting, out-of-office, CSAT, "not delivered"). */
 export interface UserNotice {
   kind: "notice";
@@ -150,6 +206,8 @@ export interface UserNotice {
   noticeId: string;
   embed: NoticeEmbed;
   button?: NoticeButton;
+  /** Instead of `button`: a menu or buttons (the topic menu). */
+  rows?: ComponentRow[];
   /** Set on a CSAT prompt: the sent message is remembered for this survey. */
   csat?: { uuid: string; conversationId: number };
   receivedAt: number;
@@ -203,6 +261,7 @@ export type InboundItem =
   | DmEdit
   | DmDeletion
   | CsatSubmission
+  | InteractiveAnswer
   | DeliveryStatusItem
   | AgentAlertItem;
 export type OutboundItem = OutboundReply | UserNotice | CsatPromptItem | AgentDeletion;
@@ -226,6 +285,7 @@ const INBOUND_KINDS = {
   dm_edit: true,
   dm_delete: true,
   csat_rating: true,
+  interactive_answer: true,
   delivery_status: true,
   agent_alert: true,
 } satisfies Record<InboundItem["kind"], true>;
@@ -266,12 +326,15 @@ function isItemOf<D extends Direction>(
   return KINDS[dir].has(item.kind);
 }
 
+/** What any item may save between its steps (each kind uses its own fields). */
+export type ItemProgress = DmProgress & ReplyProgress & AnswerProgress;
+
 /** Reads the progress an item saved, keeping only the fields of its kind's progress. */
 export function readProgress(
   kind: string,
   stored: Record<string, unknown>,
-): DmProgress & ReplyProgress {
-  const progress: DmProgress & ReplyProgress = {};
+): ItemProgress {
+  const progress: ItemProgress = {};
   if (kind === "dm") {
     if (typeof stored.chatwootMessageId === "number") {
       progress.chatwootMessageId = stored.chatwootMessageId;
@@ -279,6 +342,7 @@ export function readProgress(
     if (typeof stored.conversationId === "number") progress.conversationId = stored.conversationId;
     if (stored.delayNotified === true) progress.delayNotified = true;
   }
+  if (kind === "interactive_answer" && stored.submitted === true) progress.submitted = true;
   if (kind === "reply" && Array.isArray(stored.sentPartIds)) {
     progress.sentPartIds = stored.sentPartIds.filter((id): id is string => typeof id === "string");
   }
@@ -305,9 +369,9 @@ export interface Attempt {
   /** Aborted when the drain lost its mailbox: start no further side effect. */
   signal: AbortSignal;
   /** What an earlier attempt saved (only the fields of this item's kind). */
-  progress: DmProgress & ReplyProgress;
+  progress: ItemProgress;
   /** Saves progress before the next side effect. */
-  checkpoint(progress: DmProgress | ReplyProgress): Promise<void>;
+  checkpoint(progress: DmProgress | ReplyProgress | AnswerProgress): Promise<void>;
 }
 
 /** A use case per item kind of a mailbox: a kind without one does not compile. */

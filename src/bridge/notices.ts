@@ -10,7 +10,7 @@ export function notice(
   discordUserId: string,
   noticeId: string,
   embed: NoticeEmbed,
-  extra: Pick<UserNotice, "button" | "csat"> = {},
+  extra: Pick<UserNotice, "button" | "csat" | "rows"> = {},
 ): UserNotice {
   return { kind: "notice", discordUserId, noticeId, embed, receivedAt: Date.now(), ...extra };
 }

@@ -22,10 +22,12 @@ import type {
   DiscordPort,
   Logger,
   MessageLinks,
+  OutgoingDiscordMessage,
   TicketStore,
-  UploadFile,
 } from "./ports.ts";
+import type { InteractiveStore } from "./prompts.ts";
 import { splitMessage } from "./split_message.ts";
+import { interactivePieces } from "./interactive_view.ts";
 
 export interface OutboundDeps {
   discord: DiscordPort;
@@ -36,6 +38,8 @@ export interface OutboundDeps {
   tickets: TicketStore;
   chatwoot: ChatwootPort;
   links: MessageLinks;
+  /** Interactive messages are recorded before they are sent, so that a click can never come first. */
+  interactive: InteractiveStore;
   log: Logger;
   checkpoint(progress: ReplyProgress): Promise<void>;
 }
@@ -85,6 +89,14 @@ export async function relayReply(
   let release = () => {};
   try {
     const channelId = await dmChannelFor(deps, reply.discordUserId);
+    if (reply.interactive) {
+      await deps.interactive.recordOnce({
+        chatwootMessageId: reply.chatwootMessageId,
+        userId: reply.discordUserId,
+        conversationId: reply.conversationId,
+        content: reply.interactive,
+      });
+    }
     const composed = await composeMessages(deps, reply, attempt.signal);
     release = composed.release;
     const messages = composed.messages;
@@ -132,7 +144,7 @@ export async function relayReply(
 /** Discord takes at most 10 files per message. */
 export const DISCORD_MAX_FILES = 10;
 
-type DiscordMessageBody = { content?: string; files?: UploadFile[] };
+type DiscordMessageBody = Pick<OutgoingDiscordMessage, "content" | "files" | "cards" | "rows">;
 
 /**
  * The Discord messages a reply becomes: its text in parts of ≤ 2000
@@ -185,6 +197,14 @@ async function composeMessages(
     // The first batch rides on the last text part.
     if (i === 0 && messages.length) messages[messages.length - 1].files = batch;
     else messages.push({ files: batch });
+  }
+  if (reply.interactive) {
+    const [first, ...rest] = interactivePieces(reply.chatwootMessageId, reply.interactive);
+    // Buttons and menus ride on the last message when they need no cards of their own.
+    const last = messages.at(-1);
+    if (last && !first.cards) last.rows = first.rows;
+    else messages.push(first);
+    messages.push(...rest);
   }
   return { messages, release };
 }
@@ -252,6 +272,7 @@ export async function sendNotice(deps: NoticeDeps, item: UserNotice): Promise<vo
   const sent = await deps.discord.sendMessage(channelId, {
     embed: item.embed,
     button: item.button,
+    ...(item.rows ? { rows: item.rows } : {}),
     nonce: nonceFor(item.noticeId),
   });
   if (prompt) await deps.csat.save({ ...prompt, messageId: sent.id });

@@ -1,4 +1,6 @@
-import type { NoticeButton, NoticeEmbed } from "./items.ts";
+import type { SubmittedValue } from "./interactive.ts";
+import type { Topic } from "./prompts.ts";
+import type { ComponentRow, MessageCard, NoticeButton, NoticeEmbed } from "./items.ts";
 import type { WorkingDay } from "./working_hours.ts";
 
 /**
@@ -140,7 +142,15 @@ export interface ChatwootPort {
   createContactInbox(contactId: number, sourceId: string): Promise<{ sourceId: string }>;
   /** The contact's conversations in every inbox, most recently active first. */
   listContactConversations(contactId: number): Promise<ChatwootConversation[]>;
-  createConversation(input: { contactId: number; sourceId: string }): Promise<{ id: number }>;
+  createConversation(input: {
+    contactId: number;
+    sourceId: string;
+    teamId?: number;
+    customAttributes?: Record<string, string>;
+  }): Promise<{ id: number }>;
+  /** Sets the conversation's labels (Chatwoot replaces the list). */
+  setConversationLabels(conversationId: number, labels: string[]): Promise<void>;
+  setConversationPriority(id: number, priority: NonNullable<Topic["priority"]>): Promise<void>;
   createIncomingMessage(conversationId: number, message: IncomingMessage): Promise<{ id: number }>;
   /** The conversation's latest messages (Chatwoot returns up to 20), oldest first. */
   listMessages(conversationId: number): Promise<ChatwootMessage[]>;
@@ -178,6 +188,21 @@ export interface ChatwootPort {
   ): Promise<DownloadOutcome>;
   /** Public CSAT endpoint; 422 once the survey is older than 14 days. */
   submitCsat(uuid: string, response: { rating: number; feedback: string }): Promise<void>;
+  /**
+   * Client API, as Chatwoot's web widget answers an interactive message:
+   * writes `submitted_values` on it (fires `message_updated` for bots).
+   */
+  submitInteractiveAnswer(
+    where: {
+      inboxIdentifier: string;
+      contactSourceId: string;
+      conversationId: number;
+      messageId: number;
+    },
+    values: SubmittedValue[],
+  ): Promise<void>;
+  /** Sets the contact's email; 422 when another contact has it (contacts are never merged). */
+  setContactEmail(contactId: number, email: string): Promise<void>;
 }
 
 // ---------------------------------------------------------------- Discord
@@ -187,6 +212,10 @@ export interface OutgoingDiscordMessage {
   /** Rendered with the configured branding (colour by tone, footer, icon). */
   embed?: NoticeEmbed;
   button?: NoticeButton;
+  /** Cards of an interactive message (after `embed`, at most 10 in all). */
+  cards?: MessageCard[];
+  /** Components of an interactive message (instead of `button`), at most 5 rows. */
+  rows?: ComponentRow[];
   /** Discord drops a second message with the same nonce sent within a few minutes. */
   nonce?: string;
   /** Sent as a reply to this message (in the same channel). */
@@ -255,6 +284,8 @@ export interface TicketRecord {
   since?: number;
   /** The contact is blocked in Chatwoot: DMs open no ticket. */
   blocked?: boolean;
+  /** The topic's labels and priority, until they are set on the new conversation. */
+  pendingTopic?: Pick<Topic, "labels" | "priority">;
 }
 
 /** Which Discord messages carry which Chatwoot message, both ways. */
@@ -295,7 +326,8 @@ export type SeenKind =
   | "notice"
   | "csat"
   | "delivery"
-  | "interaction";
+  | "interaction"
+  | "interactive_answer";
 
 export interface MailboxAppend {
   dir: "in" | "out";
@@ -309,6 +341,8 @@ export interface MailboxAppend {
 export interface MailboxPort {
   /** Stores the items durably and wakes the mailbox; false when the dedupe key was seen. */
   append(request: MailboxAppend): Promise<boolean>;
+  /** Runs the mailbox now, though its head item waits: the user gave what it waits for. */
+  resume(dir: "in" | "out", userId: string): void;
 }
 
 // ---------------------------------------------------------------- Lifecycle state

@@ -9,6 +9,7 @@
  */
 import type { DiscordAuthor } from "./items.ts";
 import { isServiceStatus } from "./errors.ts";
+import { applyTopic, type Topic } from "./topics.ts";
 import type {
   ChatwootContact,
   ChatwootPort,
@@ -28,6 +29,13 @@ export interface TicketDeps {
   reopenWindowHours: number;
   /** Adds what plugins know about the user to a new contact; never throws. */
   enrich?: (author: DiscordAuthor) => Promise<ContactEnrichment>;
+  /** Topic intake (topics.ts): absent or empty, a new ticket opens at once. */
+  topics?: {
+    /** The new ticket's topic; throws WaitForUser while the user has not picked. */
+    forNewTicket(userId: string): Promise<Topic | undefined>;
+    /** The ticket opened: the next new ticket asks again. */
+    opened(userId: string): Promise<void>;
+  };
   log: Logger;
   now?: () => number;
 }
@@ -73,7 +81,13 @@ export async function resolveTicket(
   if (known?.blocked) throw new ContactBlocked(author.id);
   if (known?.conversationId !== undefined) {
     const reuse = await continueConversation(deps, known.conversationId, settings);
-    if (reuse) return { ticket: known as ResolvedTicket, created: false };
+    if (reuse) {
+      // An earlier attempt opened it with a topic and stopped before labelling it.
+      if (known.pendingTopic) {
+        return { ticket: await labelNewTicket(deps, known as ResolvedTicket), created: false };
+      }
+      return { ticket: known as ResolvedTicket, created: false };
+    }
   }
   const { record, isNew } = known
     ? { record: known, isNew: false }
@@ -84,17 +98,33 @@ export async function resolveTicket(
     : await lastConversationInInbox(deps, record.contactId, author.id);
   let conversationId = last?.id;
   let created = false;
+  let topic: Topic | undefined;
   if (
     conversationId === undefined || !(await continueConversation(deps, conversationId, settings))
   ) {
+    // The contact is kept while the user picks a topic (the DM waits; see topics.ts).
+    if (isNew && deps.topics) await deps.tickets.save(record);
+    topic = await deps.topics?.forNewTicket(author.id);
     conversationId = (await deps.chatwoot.createConversation({
       contactId: record.contactId,
       sourceId: record.sourceId,
+      ...(topic?.team !== undefined ? { teamId: topic.team } : {}),
+      ...(topic ? { customAttributes: { topic: topic.label } } : {}),
     })).id;
     created = true;
   }
-  const ticket = { ...record, conversationId, since: (deps.now ?? Date.now)() };
+  const { pendingTopic: _none, ...plain } = record;
+  let ticket: ResolvedTicket = {
+    ...plain,
+    conversationId,
+    since: (deps.now ?? Date.now)(),
+    ...(topic?.labels?.length || topic?.priority
+      ? { pendingTopic: { labels: topic.labels, priority: topic.priority } }
+      : {}),
+  };
   await deps.tickets.save(ticket);
+  if (created) await deps.topics?.opened(author.id);
+  if (ticket.pendingTopic) ticket = await labelNewTicket(deps, ticket);
 
   deps.log.info(created ? "ticket opened" : "ticket continued", {
     discordUserId: author.id,
@@ -208,4 +238,12 @@ async function lastConversationInInbox(
       eventAt: 0,
     });
   return { id: last.id };
+}
+
+/** Sets a new ticket's topic labels and priority, then forgets them (a retry repeats both). */
+async function labelNewTicket(deps: TicketDeps, ticket: ResolvedTicket): Promise<ResolvedTicket> {
+  if (ticket.pendingTopic) await applyTopic(deps, ticket.conversationId, ticket.pendingTopic);
+  const { pendingTopic: _done, ...labelled } = ticket;
+  await deps.tickets.save(labelled);
+  return labelled;
 }

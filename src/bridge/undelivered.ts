@@ -36,11 +36,15 @@ export function deliveryStatusFor(
 }
 
 /** What each of the user's items is, to them; and each of the agents' items, to the agents. */
-const USER_ITEMS: Record<"dm" | "dm_edit" | "dm_delete" | "csat_rating", string> = {
+const USER_ITEMS: Record<
+  "dm" | "dm_edit" | "dm_delete" | "csat_rating" | "interactive_answer",
+  string
+> = {
   dm: "Your message",
   dm_edit: "Your edit of a message",
   dm_delete: "The deletion of your message",
   csat_rating: "Your rating",
+  interactive_answer: "Your answer",
 };
 const AGENT_ITEMS: Record<OutboundItem["kind"], string> = {
   reply: "a reply",
@@ -65,7 +69,11 @@ export function tellSender(
     // A kind this version does not know (written by a newer one, say): its sender is still told.
     if (!item) return hasKind(stored) ? [unknownItemNotice(userId, stored)] : [];
     if (item.kind === "delivery_status" || item.kind === "agent_alert") return [];
-    const id = item.kind === "csat_rating" ? item.uuid : item.messageId;
+    const id = item.kind === "csat_rating"
+      ? item.uuid
+      : item.kind === "interactive_answer"
+      ? item.chatwootMessageId
+      : item.messageId;
     return [
       notice(userId, `undelivered:${item.kind}:${id}`, {
         tone: "danger",

@@ -3,6 +3,7 @@
  * (src/chatwoot/webhook.ts) reads verified bodies into these shapes; the use
  * cases (intake, status_events, contact_sync, typing) take them from there.
  */
+import type { InteractiveContent } from "./interactive.ts";
 import type { AgentAttachment } from "./items.ts";
 
 export interface ChatwootMessageEvent {
@@ -28,6 +29,8 @@ export interface ChatwootMessageEvent {
   /** content_attributes.deleted: an agent deleted this message. */
   deleted?: boolean;
   attachments?: AgentAttachment[];
+  /** An interactive message (options, cards, form, articles, email request), read and bounded. */
+  interactive?: InteractiveContent;
 }
 
 /** conversation_updated / conversation_status_changed. */

@@ -80,7 +80,7 @@ export function routeMessageEvent(
       },
     };
   }
-  if (event.content.trim() === "" && !event.attachments?.length) {
+  if (event.content.trim() === "" && !event.attachments?.length && !event.interactive) {
     return { action: "drop", reason: "no text" };
   }
   return {
@@ -95,6 +95,7 @@ export function routeMessageEvent(
         ? { replyTo: { chatwootId: event.inReplyTo, externalId: event.inReplyToExternalId } }
         : {}),
       ...(event.attachments?.length ? { attachments: event.attachments } : {}),
+      ...(event.interactive ? { interactive: event.interactive } : {}),
       receivedAt,
     },
   };

@@ -18,6 +18,7 @@ import type {
   NewContact,
 } from "../bridge/ports.ts";
 import { createApiCall } from "./api_call.ts";
+import { createClientApi } from "./client_api.ts";
 import { createAttachmentDownloader } from "./attachments.ts";
 import { type ChatwootSetupReader, createSetupReader } from "./setup_reader.ts";
 
@@ -124,6 +125,7 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
 
   return {
     ...createSetupReader(call, options.inboxId),
+    ...createClientApi(call, options.baseUrl),
     downloadAttachment: createAttachmentDownloader({
       baseUrl: options.baseUrl,
       attachmentOrigins: options.attachmentOrigins,
@@ -192,9 +194,39 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
         "POST",
         "/conversations",
         schemas.conversation,
-        { inbox_id: options.inboxId, contact_id: input.contactId, source_id: input.sourceId },
+        {
+          inbox_id: options.inboxId,
+          contact_id: input.contactId,
+          source_id: input.sourceId,
+          ...(input.teamId !== undefined ? { team_id: input.teamId } : {}),
+          ...(input.customAttributes ? { custom_attributes: input.customAttributes } : {}),
+        },
       );
       return { id: res.id };
+    },
+
+    async setContactEmail(contactId, email) {
+      await call("set contact email", "PUT", `/contacts/${contactId}`, schemas.anything, { email });
+    },
+
+    async setConversationLabels(conversationId, labels) {
+      await call(
+        "set conversation labels",
+        "POST",
+        `/conversations/${conversationId}/labels`,
+        schemas.anything,
+        { labels },
+      );
+    },
+
+    async setConversationPriority(conversationId, priority) {
+      await call(
+        "set conversation priority",
+        "POST",
+        `/conversations/${conversationId}/toggle_priority`,
+        schemas.anything,
+        { priority },
+      );
     },
 
     async createIncomingMessage(conversationId, message) {
@@ -327,39 +359,6 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
         { content, message_type: "outgoing", private: true },
       );
       return { id: res.id };
-    },
-
-    async toggleContactTyping(inboxIdentifier, contactSourceId, conversationId, on) {
-      await call(
-        `show contact typing ${on ? "on" : "off"}`,
-        "POST",
-        `/public/api/v1/inboxes/${encodeURIComponent(inboxIdentifier)}/contacts/${
-          encodeURIComponent(contactSourceId)
-        }/conversations/${conversationId}/toggle_typing`,
-        schemas.anything,
-        { typing_status: on ? "on" : "off" },
-        options.baseUrl,
-      );
-    },
-
-    async submitCsat(uuid, response) {
-      await call(
-        "submit CSAT rating",
-        "PUT",
-        `/public/api/v1/csat_survey/${encodeURIComponent(uuid)}`,
-        schemas.anything,
-        {
-          message: {
-            submitted_values: {
-              csat_survey_response: {
-                rating: response.rating,
-                feedback_message: response.feedback,
-              },
-            },
-          },
-        },
-        options.baseUrl,
-      );
     },
   };
 }

@@ -8,6 +8,7 @@
  */
 import type { ParsedWebhook } from "../bridge/webhook_events.ts";
 import { z } from "zod";
+import { readInteractiveContent } from "./interactive_content.ts";
 import { hexToBytes } from "../hex.ts";
 import { constantTimeEqual, type SignatureCheck } from "../signature_check.ts";
 
@@ -169,6 +170,10 @@ export function parseWebhook(rawBody: string): ParsedWebhook {
       inReplyTo: e.content_attributes?.in_reply_to ?? undefined,
       inReplyToExternalId: e.content_attributes?.in_reply_to_external_id ?? undefined,
       deleted: e.content_attributes?.deleted ?? false,
+      interactive: readInteractiveContent(
+        e.content_type ?? "text",
+        (json as { content_attributes?: unknown }).content_attributes,
+      ),
       attachments: (e.attachments ?? []).map((a) => ({
         url: a.data_url,
         name: fileNameOf(a.data_url, a.extension),

@@ -23,9 +23,13 @@ import {
   type CsatTexts,
   ratingAllowed,
 } from "../bridge/csat.ts";
+import { readInteractiveCustomId } from "../bridge/interactive.ts";
 import type { CsatStore, Logger, MailboxPort } from "../bridge/ports.ts";
+import type { InteractiveStore } from "../bridge/prompts.ts";
+import { handleInteractiveInteraction } from "./interactive_interactions.ts";
 import type { BrandingConfig } from "../config.ts";
-import { renderEmbed } from "./embeds.ts";
+import { renderEmbed, renderRows } from "./embeds.ts";
+import { pickTopic, TOPIC_CUSTOM_ID_PREFIX } from "../bridge/topics.ts";
 import type { DiscordBot } from "./gateway.ts";
 
 const EPHEMERAL = 64;
@@ -36,6 +40,7 @@ const componentSchema = z.object({
   custom_id: z.string().optional(),
   value: z.string().optional(),
 });
+const MAX_SELECTED = 25;
 const interactionSchema = z.object({
   id: z.string(),
   token: z.string(),
@@ -57,7 +62,8 @@ const interactionSchema = z.object({
   context: z.number().optional(),
   data: z.object({
     name: z.string().optional(),
-    custom_id: z.string().optional(),
+    custom_id: z.string().max(100).optional(),
+    values: z.array(z.string().max(100)).max(MAX_SELECTED).optional(),
     options: z.array(optionSchema).optional(),
     components: z.array(z.object({
       type: z.number(),
@@ -78,6 +84,9 @@ export interface InteractionDeps {
   commands: CommandDeps;
   csat: CsatStore;
   csatTexts: CsatTexts;
+  interactive: InteractiveStore;
+  /** The topic menu's picks (topics.ts). */
+  topics: Parameters<typeof pickTopic>[0];
   mailbox: MailboxPort;
   branding: BrandingConfig;
   log: Logger;
@@ -186,6 +195,39 @@ export async function handleInteraction(
       }
     }
     const customId = i.data?.custom_id ?? "";
+    const interactive = readInteractiveCustomId(customId);
+    if (interactive && (i.type === 3 || i.type === 5)) {
+      return await handleInteractiveInteraction(deps, {
+        type: i.type,
+        userId,
+        ...interactive,
+        values: i.data?.values,
+        fields: formValues(i),
+      }, {
+        respond,
+        editOriginal: async (data) => {
+          await deps.bot.helpers.editOriginalInteractionResponse(i.token, data as never);
+        },
+        followUp: async (content) => {
+          await deps.bot.helpers.sendFollowupMessage(i.token, { content, flags: EPHEMERAL });
+        },
+      });
+    }
+    if (customId.startsWith(TOPIC_CUSTOM_ID_PREFIX) && i.type === 3) {
+      await respond(InteractionResponseTypes.DeferredUpdateMessage);
+      const outcome = await pickTopic(deps.topics, userId, customId, i.data?.values?.[0]);
+      if (outcome.kind === "note") {
+        await deps.bot.helpers.sendFollowupMessage(i.token, {
+          content: outcome.text,
+          flags: EPHEMERAL,
+        });
+      } else {
+        await deps.bot.helpers.editOriginalInteractionResponse(i.token, {
+          components: renderRows(outcome.rows),
+        } as never);
+      }
+      return;
+    }
     if (!customId.startsWith(CSAT_CUSTOM_ID_PREFIX)) return;
     const uuid = customId.slice(CSAT_CUSTOM_ID_PREFIX.length);
     if (i.type === 3) {

@@ -8,7 +8,7 @@ import {
   downloadTimeoutMs,
   refusedOutcome,
 } from "../net/bounded_download.ts";
-import { renderButtonRow, renderEmbed } from "./embeds.ts";
+import { renderButtonRow, renderCards, renderEmbed, renderRows } from "./embeds.ts";
 import { DiscordError, toDiscordError } from "./errors.ts";
 import {
   type BestEffortClass,
@@ -92,8 +92,16 @@ export function createDiscordRest(
   };
   const body = (message: OutgoingDiscordMessage) => ({
     ...(message.content !== undefined ? { content: message.content } : {}),
-    ...(message.embed ? { embeds: [renderEmbed(message.embed, branding)] } : {}),
+    ...(message.embed || message.cards?.length
+      ? {
+        embeds: [
+          ...(message.embed ? [renderEmbed(message.embed, branding)] : []),
+          ...renderCards(message.cards ?? [], branding),
+        ],
+      }
+      : {}),
     ...(message.button ? { components: [renderButtonRow(message.button)] } : {}),
+    ...(message.rows ? { components: renderRows(message.rows) } : {}),
     ...(message.files?.length
       ? {
         files: message.files.map((f) => ({

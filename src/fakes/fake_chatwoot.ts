@@ -54,7 +54,17 @@ export interface FakeConversation {
   status: "open" | "resolved" | "pending" | "snoozed";
   created_at: number;
   last_activity_at: number;
+  /** The team it was created for (`POST /conversations` `team_id`); `meta.team` in its JSON. */
+  team_id: number | null;
+  /** Set by `POST /conversations/{id}/labels`, which replaces the list. */
+  labels: string[];
+  /** Set by `toggle_priority`; null is "no priority". */
+  priority: ConversationPriority | null;
+  custom_attributes: Record<string, unknown>;
+  additional_attributes: Record<string, unknown>;
 }
+
+export type ConversationPriority = "low" | "medium" | "high" | "urgent";
 
 export interface FakeAttachment {
   id: number;
@@ -74,7 +84,7 @@ export interface FakeMessage {
   source_id: string | null;
   content_type: string;
   content_attributes: Record<string, unknown>;
-  sender_type: "Contact" | "User" | null;
+  sender_type: "Contact" | "User" | "AgentBot" | null;
   sender_id: number | null;
   status: string;
   created_at: number;
@@ -100,6 +110,12 @@ export interface FakeChatwootOptions {
 
 const MESSAGE_TYPES = ["incoming", "outgoing", "activity", "template"];
 const AGENT = { id: 3, name: "Bob Agent", email: "bob@acme.test" };
+/** The agent bot that `agentReply(..., {sender: "agent_bot"})` writes as (AgentBot#push_event_data). */
+const AGENT_BOT = { id: 9, name: "Support Bot", avatar_url: "" };
+const PRIORITIES: ConversationPriority[] = ["low", "medium", "high", "urgent"];
+/** The route of the Client API's message update (swagger's parameter names). */
+const PUBLIC_MESSAGE_ROUTE =
+  "/public/api/v1/inboxes/{inbox_identifier}/contacts/{contact_identifier}/conversations/{conversation_id}/messages/{message_id}";
 
 export class FakeChatwoot {
   readonly accountId: number;
@@ -140,6 +156,13 @@ export class FakeChatwoot {
   csatClosed = false;
   /** Client API typing toggles: the contact typing, as agents would see it. */
   readonly contactTyping: { conversationId: number; status: string }[] = [];
+  /**
+   * Every accepted Client API `submitted_values` update, in order, with what was
+   * kept after Chatwoot's parameter filter (a repeat is recorded too: count them).
+   */
+  readonly submissions: { messageId: number; conversationId: number; values: unknown }[] = [];
+  /** Team names by id, for `meta.team` (an unknown id is shown as "Team <id>"). */
+  readonly teams = new Map<number, string>();
   /** Account webhooks (Settings > Integrations > Webhooks). */
   readonly webhooks: { id: number; url: string; subscriptions: string[]; secret: string | null }[] =
     [];
@@ -241,7 +264,14 @@ export class FakeChatwoot {
 
   // ------------------------------------------------------------ webhooks
 
-  /** An agent writes in a conversation; returns the `message_created` payload Chatwoot would send. */
+  /**
+   * An agent (or agent bot) writes in a conversation; returns the
+   * `message_created` payload Chatwoot would send. Interactive messages
+   * (`input_select`, `cards`, `form`, `article`, `input_email`) carry
+   * `contentType` and `contentAttributes` (`{items: [...]}`) as Chatwoot
+   * stores them; item keys Chatwoot's ContentAttributeValidator refuses make
+   * this throw, since Chatwoot would never have sent such a message.
+   */
   agentReply(
     conversationId: number,
     content: string,
@@ -250,25 +280,37 @@ export class FakeChatwoot {
       messageType?: "outgoing" | "template";
       files?: Omit<FakeAttachment, "id">[];
       inReplyTo?: number;
+      /** Chatwoot's content_type name; default "text". */
+      contentType?: string;
+      contentAttributes?: Record<string, unknown>;
+      /** Who wrote it; default an agent ("user"), or nobody for a template. */
+      sender?: "user" | "agent_bot";
     } = {},
   ): Record<string, unknown> {
     const conversation = this.conversations.find((c) => c.id === conversationId);
     if (!conversation) throw new Error(`no conversation ${conversationId}`);
     const type = options.messageType ?? "outgoing";
+    const contentType = options.contentType ?? "text";
+    const invalid = interactiveProblem(contentType, options.contentAttributes ?? {});
+    if (invalid) throw new Error(`Chatwoot would refuse this message: ${invalid}`);
+    const sender = options.sender ?? (type === "template" ? undefined : "user");
     const message = this.#addMessage(conversation, {
       content,
       message_type: MESSAGE_TYPES.indexOf(type),
       private: options.private ?? false,
       source_id: null,
-      sender_type: type === "template" ? null : "User",
-      sender_id: type === "template" ? null : AGENT.id,
+      sender_type: sender === "user" ? "User" : sender === "agent_bot" ? "AgentBot" : null,
+      sender_id: sender === "user" ? AGENT.id : sender === "agent_bot" ? AGENT_BOT.id : null,
     });
+    message.content_type = contentType;
+    message.content_attributes = structuredClone(options.contentAttributes ?? {});
     if (options.files) {
       message.attachments = options.files.map((f) => ({ id: ++this.#ids.attachment, ...f }));
     }
     if (options.inReplyTo !== undefined) {
       const target = this.messages.find((m) => m.id === options.inReplyTo)!;
       message.content_attributes = {
+        ...message.content_attributes,
         in_reply_to: target.id,
         in_reply_to_external_id: target.source_id,
       };
@@ -276,13 +318,21 @@ export class FakeChatwoot {
     return this.messageCreatedPayload(message);
   }
 
+  /** The `message_updated` webhook body for a stored message (as after an answer or an edit). */
+  messageUpdatedPayload(messageId: number): Record<string, unknown> {
+    const message = this.messages.find((m) => m.id === messageId);
+    if (!message) throw new Error(`no message ${messageId}`);
+    return { ...this.messageCreatedPayload(message), event: "message_updated" };
+  }
+
   /** An agent deletes a message: Chatwoot soft-deletes it and sends `message_updated`. */
   deleteMessage(messageId: number): Record<string, unknown> {
     const message = this.messages.find((m) => m.id === messageId)!;
     message.content = "This message was deleted";
+    message.content_type = "text";
     message.content_attributes = { deleted: true };
     delete message.attachments;
-    return { ...this.messageCreatedPayload(message), event: "message_updated" };
+    return this.messageUpdatedPayload(messageId);
   }
 
   /** An agent blocks (or unblocks) a contact: `contact_updated` to account webhooks. */
@@ -330,11 +380,7 @@ export class FakeChatwoot {
       inbox: { id: conversation.inbox_id, name: String(this.inbox.name) },
       message_type: type,
       private: message.private,
-      sender: message.sender_type === "User"
-        ? { ...AGENT, type: "user" }
-        : message.sender_type === "Contact"
-        ? this.#contactWebhookData(contact)
-        : null,
+      sender: this.#senderData(message, contact),
       source_id: message.source_id,
       ...(message.attachments?.length
         ? {
@@ -450,6 +496,25 @@ export class FakeChatwoot {
       /^\/public\/api\/v1\/inboxes\/([^/]+)\/contacts\/([^/]+)\/conversations\/(\d+)\/toggle_typing$/
         .exec(url.pathname);
     if (typing) return this.#clientTyping(typing, body);
+    const answer =
+      /^\/public\/api\/v1\/inboxes\/([^/]+)\/contacts\/([^/]+)\/conversations\/(\d+)\/messages\/(\d+)$/
+        .exec(url.pathname);
+    if (answer) {
+      // Not checked against the swagger: it calls `submitted_values` an object,
+      // while the widget (and Chatwoot's own bot code) sends an array.
+      const call = {
+        method: req.method,
+        path: url.pathname,
+        route: PUBLIC_MESSAGE_ROUTE,
+        body,
+        at: Date.now(),
+      };
+      this.calls.push(call);
+      const injected = this.intercept?.(call);
+      if (injected) return injected;
+      if (this.delayMs) await new Promise((r) => setTimeout(r, this.delayMs));
+      return this.#clientAnswer(req.method, answer, body);
+    }
     const prefix = `/api/v1/accounts/${this.accountId}`;
     const survey = /^\/public\/api\/v1\/csat_survey\/([^/]+)$/.exec(url.pathname);
     if (survey) {
@@ -505,7 +570,37 @@ export class FakeChatwoot {
         "/contacts/{id}/conversations",
         (p) => this.#contactConversations(Number(p[0])),
       ],
+      [
+        "GET",
+        /^\/contacts\/(\d+)$/,
+        "/contacts/{id}",
+        (p) => this.#withContact(Number(p[0]), (c) => json({ payload: this.#contactJson(c) })),
+      ],
+      [
+        "PUT",
+        /^\/contacts\/(\d+)$/,
+        "/contacts/{id}",
+        (p, b) => this.#updateContact(Number(p[0]), b),
+      ],
       ["POST", /^\/conversations$/, "/conversations", (_p, b) => this.#createConversation(b)],
+      [
+        "GET",
+        /^\/conversations\/(\d+)\/labels$/,
+        "/conversations/{conversation_id}/labels",
+        (p) => this.#withConversation(Number(p[0]), (c) => json({ payload: [...c.labels] })),
+      ],
+      [
+        "POST",
+        /^\/conversations\/(\d+)\/labels$/,
+        "/conversations/{conversation_id}/labels",
+        (p, b) => this.#withConversation(Number(p[0]), (c) => this.#setLabels(c, b)),
+      ],
+      [
+        "POST",
+        /^\/conversations\/(\d+)\/toggle_priority$/,
+        "/conversations/{conversation_id}/toggle_priority",
+        (p, b) => this.#withConversation(Number(p[0]), (c) => this.#togglePriority(c, b)),
+      ],
       [
         "GET",
         /^\/webhooks$/,
@@ -648,6 +743,12 @@ export class FakeChatwoot {
       const last = this.conversations.filter((c) => c.contact_inbox_id === ci.id).at(-1);
       if (last) return json(this.#conversationJson(last));
     }
+    // ConversationBuilder: the given status (an unknown one is an enum error, a 500),
+    // custom and additional attributes as sent, the team id.
+    const status = typeof b.status === "string" && b.status !== "" ? b.status : "open";
+    if (!["open", "resolved", "pending", "snoozed"].includes(status)) {
+      return json({ status: 500, error: "Internal Server Error" }, 500);
+    }
     const now = Math.floor(Date.now() / 1000);
     const conversation: FakeConversation = {
       id: ++this.#ids.conversation,
@@ -655,12 +756,158 @@ export class FakeChatwoot {
       inbox_id: inboxId,
       contact_id: contactId,
       contact_inbox_id: ci.id,
-      status: "open",
+      status: status as FakeConversation["status"],
       created_at: now,
       last_activity_at: now,
+      team_id: b.team_id === undefined || b.team_id === null || b.team_id === ""
+        ? null
+        : Number(b.team_id),
+      labels: [],
+      priority: null,
+      custom_attributes: isPlainObject(b.custom_attributes)
+        ? structuredClone(b.custom_attributes)
+        : {},
+      additional_attributes: isPlainObject(b.additional_attributes)
+        ? structuredClone(b.additional_attributes)
+        : {},
     };
     this.conversations.push(conversation);
     return json(this.#conversationJson(conversation));
+  }
+
+  #withConversation(id: number, then: (c: FakeConversation) => Response): Response {
+    const conversation = this.conversations.find((c) => c.id === id);
+    return conversation ? then(conversation) : notFound();
+  }
+
+  #withContact(id: number, then: (c: FakeContact) => Response): Response {
+    const contact = this.contacts.find((c) => c.id === id);
+    return contact ? then(contact) : notFound();
+  }
+
+  /**
+   * `POST conversations/{id}/labels`: `update_labels` replaces the whole list
+   * (acts_as_taggable: trimmed, blanks and repeats dropped); anything but an
+   * array of strings is filtered out by strong parameters, which clears it.
+   */
+  #setLabels(conversation: FakeConversation, b: Record<string, unknown>): Response {
+    const given = Array.isArray(b.labels) ? b.labels.filter((l) => typeof l === "string") : [];
+    conversation.labels = [...new Set(given.map((l) => l.trim()).filter((l) => l !== ""))];
+    return json({ payload: [...conversation.labels] });
+  }
+
+  /**
+   * `POST conversations/{id}/toggle_priority`: `self.priority = priority.presence`
+   * on the enum low/medium/high/urgent. Empty or null clears it; any other value
+   * (the swagger's "none" included: the dashboard sends null) is an enum
+   * ArgumentError, which Chatwoot answers with a 500. Success is an empty 200.
+   */
+  #togglePriority(conversation: FakeConversation, b: Record<string, unknown>): Response {
+    const p = b.priority;
+    if (p === undefined || p === null || p === "") conversation.priority = null;
+    else if (PRIORITIES.includes(p as ConversationPriority)) {
+      conversation.priority = p as ConversationPriority;
+    } else return json({ status: 500, error: "Internal Server Error" }, 500);
+    return new Response(null, { status: 200 });
+  }
+
+  /**
+   * `PUT contacts/{id}`: assigns the permitted fields and saves. Custom and
+   * additional attributes are merged; the email is lowercased and must be
+   * well-formed and unused by another contact of the account (case-insensitive),
+   * the identifier unused; a failure is a 422 `{message, attributes}`.
+   */
+  #updateContact(id: number, b: Record<string, unknown>): Response {
+    const contact = this.contacts.find((c) => c.id === id);
+    if (!contact) return notFound();
+    const str = (v: unknown) => (typeof v === "string" ? v : v == null ? null : String(v));
+    const next = { ...contact };
+    if ("name" in b) next.name = str(b.name) ?? "";
+    if ("identifier" in b) next.identifier = str(b.identifier) || null;
+    if ("email" in b) next.email = str(b.email)?.toLowerCase() || null;
+    if ("phone_number" in b) next.phone_number = str(b.phone_number) || null;
+    if ("blocked" in b) next.blocked = b.blocked === true || b.blocked === "true";
+    if (isPlainObject(b.custom_attributes)) {
+      next.custom_attributes = { ...contact.custom_attributes, ...b.custom_attributes };
+    }
+    if (isPlainObject(b.additional_attributes)) {
+      next.additional_attributes = { ...contact.additional_attributes, ...b.additional_attributes };
+    }
+    const errors: [string, string][] = [];
+    const others = this.contacts.filter((c) => c.id !== id);
+    if (next.email && !/^[^@\s]+@[^@\s]+$/.test(next.email)) {
+      errors.push(["email", "Email Invalid email"]);
+    } else if (next.email && others.some((c) => c.email?.toLowerCase() === next.email)) {
+      errors.push(["email", "Email has already been taken"]);
+    }
+    if (next.identifier && others.some((c) => c.identifier === next.identifier)) {
+      errors.push(["identifier", "Identifier has already been taken"]);
+    }
+    if (next.phone_number && !/^\+[1-9]\d{1,14}$/.test(next.phone_number)) {
+      errors.push(["phone_number", "Phone number should be in e164 format"]);
+    }
+    if (errors.length) {
+      return json({
+        message: errors.map(([, m]) => m).join(", "),
+        attributes: errors.map(([a]) => a),
+      }, 422);
+    }
+    Object.assign(contact, next);
+    return json({ payload: this.#contactJson(contact) });
+  }
+
+  /**
+   * Client API `PATCH …/messages/{id}` (public/api/v1/inboxes/messages_controller#update):
+   * looks up an API inbox by identifier, the contact inbox by source id, the
+   * conversation by display id among all of that contact's conversations, then
+   * the message in it — any miss is a 404. It keeps only name/title/value of each
+   * `submitted_values` entry (and a CSAT response), stores them on the message
+   * (overwriting an earlier answer) and answers with the public message JSON.
+   * Without `submitted_values` nothing changes. With `autoWebhooks`, a change
+   * sends `message_updated`.
+   */
+  #clientAnswer(method: string, match: RegExpExecArray, body: unknown): Response {
+    const notFoundPublic = () => json({ status: 404, error: "Not Found" }, 404);
+    if (method !== "PATCH" && method !== "PUT") return notFoundPublic();
+    const [, identifier, sourceId, displayId, messageId] = match;
+    if (
+      this.inbox.channel_type !== "Channel::Api" || identifier !== this.inbox.inbox_identifier
+    ) return notFoundPublic();
+    const ci = this.contactInboxes.find((x) =>
+      x.inbox_id === this.inboxId && x.source_id === decodeURIComponent(sourceId)
+    );
+    const conversation = ci &&
+      this.conversations.find((c) => c.contact_id === ci.contact_id && c.id === Number(displayId));
+    const message = conversation &&
+      this.messagesIn(conversation.id).find((m) => m.id === Number(messageId));
+    if (!message) return notFoundPublic();
+    if (message.content_type === "input_csat" && this.csatClosed) {
+      return json({ error: "You cannot update the CSAT survey after 14 days" }, 422);
+    }
+    const values = permitSubmittedValues(
+      (body as { submitted_values?: unknown })?.submitted_values,
+    );
+    if (values !== undefined) {
+      const changed = JSON.stringify(message.content_attributes.submitted_values) !==
+        JSON.stringify(values);
+      message.content_attributes = { ...message.content_attributes, submitted_values: values };
+      this.submissions.push({ messageId: message.id, conversationId: conversation!.id, values });
+      if (changed && this.autoWebhooks) {
+        void this.#deliverAll([this.messageUpdatedPayload(message.id)]);
+      }
+    }
+    const contact = this.contacts.find((c) => c.id === conversation!.contact_id)!;
+    const sender = this.#senderData(message, contact);
+    return json({
+      id: message.id,
+      content: message.content,
+      message_type: message.message_type,
+      content_type: message.content_type,
+      content_attributes: message.content_attributes,
+      created_at: message.created_at,
+      conversation_id: message.conversation_id,
+      ...(sender ? { sender } : {}),
+    });
   }
 
   #createMessage(conversationId: number, b: Record<string, unknown>): Response {
@@ -942,6 +1189,21 @@ export class FakeChatwoot {
     };
   }
 
+  /** A message's sender in push format: agent, agent bot, contact, or null for templates. */
+  #senderData(m: FakeMessage, contact: FakeContact) {
+    if (m.sender_type === "User") return { ...AGENT, type: "user" };
+    if (m.sender_type === "AgentBot") return { ...AGENT_BOT, type: "agent_bot" };
+    if (m.sender_type === "Contact") return this.#contactWebhookData(contact);
+    return null;
+  }
+
+  /** Team#push_event_data, or null. */
+  #team(c: FakeConversation) {
+    return c.team_id === null
+      ? null
+      : { id: c.team_id, name: this.teams.get(c.team_id) ?? `Team ${c.team_id}` };
+  }
+
   #messageJson(m: FakeMessage) {
     return {
       id: m.id,
@@ -965,20 +1227,21 @@ export class FakeChatwoot {
       meta: {
         sender: { ...this.#contactJson(contact), type: "contact" },
         channel: "Channel::Api",
+        ...(c.team_id !== null ? { team: this.#team(c) } : {}),
         hmac_verified: false,
       },
       id: c.id,
       messages: last ? [this.#messageJson(last)] : [],
       account_id: this.accountId,
       uuid: c.uuid,
-      additional_attributes: {},
+      additional_attributes: c.additional_attributes,
       agent_last_seen_at: 0,
       assignee_last_seen_at: 0,
       can_reply: true,
       contact_last_seen_at: 0,
-      custom_attributes: {},
+      custom_attributes: c.custom_attributes,
       inbox_id: c.inbox_id,
-      labels: [],
+      labels: [...c.labels],
       muted: false,
       snoozed_until: null,
       status: c.status,
@@ -988,7 +1251,7 @@ export class FakeChatwoot {
       first_reply_created_at: 0,
       unread_count: 0,
       last_activity_at: c.last_activity_at,
-      priority: null,
+      priority: c.priority,
       waiting_since: 0,
     };
   }
@@ -997,7 +1260,7 @@ export class FakeChatwoot {
     const contact = this.contacts.find((x) => x.id === c.contact_id)!;
     const ci = this.contactInboxes.find((x) => x.id === c.contact_inbox_id)!;
     return {
-      additional_attributes: {},
+      additional_attributes: c.additional_attributes,
       can_reply: true,
       channel: "Channel::Api",
       contact_inbox: {
@@ -1013,20 +1276,20 @@ export class FakeChatwoot {
       id: c.id,
       inbox_id: c.inbox_id,
       messages: [],
-      labels: [],
+      labels: [...c.labels],
       meta: {
         sender: { ...this.#contactWebhookData(contact), type: "contact" },
         assignee: null,
         assignee_type: null,
-        team: null,
+        team: this.#team(c),
         hmac_verified: false,
       },
       status: c.status,
-      custom_attributes: {},
+      custom_attributes: c.custom_attributes,
       snoozed_until: null,
       unread_count: 0,
       first_reply_created_at: null,
-      priority: null,
+      priority: c.priority,
       waiting_since: 0,
       agent_last_seen_at: 0,
       contact_last_seen_at: 0,
@@ -1072,6 +1335,90 @@ async function readMultipart(req: Request): Promise<Record<string, unknown>> {
 
 function json(value: unknown, status = 200): Response {
   return Response.json(value, { status });
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Rails' permitted scalars (strings, numbers, booleans, null); anything else is dropped. */
+function isScalar(v: unknown): boolean {
+  return v === null || ["string", "number", "boolean"].includes(typeof v);
+}
+
+/**
+ * Chatwoot's strong parameters for an answer:
+ * `submitted_values: [:name, :title, :value, {csat_survey_response: [:feedback_message, :rating]}]`.
+ * That filter takes one hash or an array of hashes (other entries are dropped);
+ * anything else, or no key at all, permits nothing (undefined: no update).
+ */
+function permitSubmittedValues(v: unknown): unknown {
+  const entry = (e: Record<string, unknown>) => {
+    const kept: Record<string, unknown> = {};
+    for (const key of ["name", "title", "value"]) {
+      if (key in e && isScalar(e[key])) kept[key] = e[key];
+    }
+    if (isPlainObject(e.csat_survey_response)) {
+      const r = e.csat_survey_response;
+      const csat: Record<string, unknown> = {};
+      for (const key of ["feedback_message", "rating"]) {
+        if (key in r && isScalar(r[key])) csat[key] = r[key];
+      }
+      kept.csat_survey_response = csat;
+    }
+    return kept;
+  };
+  if (Array.isArray(v)) return v.filter(isPlainObject).map(entry);
+  if (isPlainObject(v)) return entry(v);
+  return undefined;
+}
+
+/** Item keys Chatwoot's ContentAttributeValidator allows, by content type. */
+const ITEM_KEYS: Record<string, string[]> = {
+  input_select: ["title", "value"],
+  cards: ["title", "description", "media_url", "actions"],
+  form: [
+    "type",
+    "placeholder",
+    "label",
+    "name",
+    "options",
+    "default",
+    "required",
+    "pattern",
+    "title",
+    "pattern_error",
+  ],
+  article: ["title", "description", "link"],
+};
+const CARD_ACTION_KEYS = ["text", "type", "payload", "uri"];
+
+/**
+ * Why Chatwoot would refuse these content attributes (422), or undefined. Like
+ * the validator, only key names are checked, never values.
+ */
+function interactiveProblem(contentType: string, attributes: Record<string, unknown>) {
+  const allowed = ITEM_KEYS[contentType];
+  if (!allowed) return undefined;
+  const items = attributes.items;
+  if (!Array.isArray(items) || items.length === 0) return `${contentType} items can't be blank`;
+  if (!items.every(isPlainObject)) return `${contentType} items must be hashes`;
+  for (const item of items) {
+    const extra = Object.keys(item).filter((k) => !allowed.includes(k));
+    if (extra.length) return `${contentType} item has unknown keys ${extra.join(", ")}`;
+    if (contentType === "cards") {
+      const actions = item.actions;
+      if (!Array.isArray(actions) || actions.length === 0) {
+        return "cards contains items missing actions";
+      }
+      for (const action of actions) {
+        if (!isPlainObject(action)) return "cards action must be a hash";
+        const bad = Object.keys(action).filter((k) => !CARD_ACTION_KEYS.includes(k));
+        if (bad.length) return `cards action has unknown keys ${bad.join(", ")}`;
+      }
+    }
+  }
+  return undefined;
 }
 
 function notFound(): Response {

@@ -6,7 +6,9 @@
  *
  * It behaves like Discord where the bridge can notice: bot-token auth,
  * JSON error bodies with codes, nonce enforcement, the 2000-character limit,
- * 50007 for users whose DMs are closed, 4004 for a wrong token at IDENTIFY.
+ * 50007 for users whose DMs are closed, 4004 for a wrong token at IDENTIFY,
+ * and a 400 / 50035 "Invalid Form Body" for embeds, message components and
+ * modals outside Discord's limits (see `formProblems`).
  */
 
 export interface RecordedRequest {
@@ -39,6 +41,13 @@ export interface FakeUser {
 export interface FakeInteraction {
   id: string;
   token: string;
+}
+
+/** A body the fake refused with 400 / 50035, and why (paths like `components.0.components.1.label`). */
+export interface InvalidBody {
+  method: string;
+  path: string;
+  problems: string[];
 }
 
 /** A file a fake user sends; it is served from the fake CDN. */
@@ -171,9 +180,28 @@ export class FakeDiscord {
   >();
   /** Edits of `@original` interaction responses, by interaction token. */
   readonly interactionEdits = new Map<string, Record<string, unknown>[]>();
-  /** Message edits the bot made (PATCH /channels/{c}/messages/{m}). */
-  readonly messageEdits: { channelId: string; messageId: string; body: Record<string, unknown> }[] =
-    [];
+  /**
+   * Message edits the bot made: PATCH /channels/{c}/messages/{m}, and (`via`
+   * "interaction") a type 7 callback or a PATCH @original that edited a
+   * component's message.
+   */
+  readonly messageEdits: {
+    channelId: string;
+    messageId: string;
+    body: Record<string, unknown>;
+    via?: "interaction";
+  }[] = [];
+  /** Bodies refused as an Invalid Form Body (component, modal or embed limits). */
+  readonly invalidBodies: InvalidBody[] = [];
+  /** Follow-up messages (POST /webhooks/{app}/{token}), by interaction token. */
+  readonly followUps = new Map<string, Record<string, unknown>[]>();
+  /** Interactions this fake dispatched, by token: type, channel and the message they came from. */
+  #interactions = new Map<
+    string,
+    { id: string; type: number; channelId: string; messageId?: string }
+  >();
+  /** Modals shown (type 9 callbacks), by custom id: submissions mirror their layout. */
+  #modals = new Map<string, Record<string, unknown>>();
   #server!: Deno.HttpServer<Deno.NetAddr>;
   #sockets = new Set<WebSocket>();
   #ready = new Set<WebSocket>();
@@ -383,15 +411,50 @@ export class FakeDiscord {
     return this.#interact(userId, 3, { custom_id: customId, component_type: 2 }, message);
   }
 
-  /** A user submits a form (modal) with these values by field custom id. */
-  submitModal(userId: string, customId: string, values: Record<string, string>): FakeInteraction {
-    return this.#interact(userId, 5, {
-      custom_id: customId,
-      components: Object.entries(values).map(([id, value]) => ({
-        type: 1,
-        components: [{ type: 4, custom_id: id, value }],
-      })),
-    });
+  /** A user picks `values` in a string select menu on a message the bot sent them. */
+  chooseOption(
+    userId: string,
+    message: FakeMessage,
+    customId: string,
+    values: string[],
+  ): FakeInteraction {
+    return this.#interact(userId, 3, { custom_id: customId, component_type: 3, values }, message);
+  }
+
+  /**
+   * A user submits a form (modal) with these values by field custom id (an
+   * array for a select inside a Label). The submission mirrors the modal's
+   * layout when the bot showed it (Label, type 18, or action rows), else action
+   * rows. A modal opened from a message component carries that `message`.
+   */
+  submitModal(
+    userId: string,
+    customId: string,
+    values: Record<string, string | string[]>,
+    message?: FakeMessage,
+  ): FakeInteraction {
+    const shown = (this.#modals.get(customId)?.components ?? []) as Record<string, unknown>[];
+    const labelled = new Map<string, number>();
+    for (const c of shown) {
+      const inner = c.component as Record<string, unknown> | undefined;
+      if (c.type === 18 && inner) labelled.set(String(inner.custom_id), Number(inner.type));
+    }
+    return this.#interact(
+      userId,
+      5,
+      {
+        custom_id: customId,
+        components: Object.entries(values).map(([id, value]) => {
+          const field = Array.isArray(value)
+            ? { type: labelled.get(id) ?? 3, custom_id: id, values: value }
+            : { type: 4, custom_id: id, value };
+          return labelled.has(id)
+            ? { type: 18, component: field }
+            : { type: 1, components: [field] };
+        }),
+      },
+      message,
+    );
   }
 
   #interact(
@@ -402,6 +465,15 @@ export class FakeDiscord {
   ): FakeInteraction {
     const interaction = { id: snowflake(), token: `itoken-${crypto.randomUUID()}` };
     const channelId = this.dmChannelOf(userId);
+    // The message as Discord has it now (a test may hold an older copy), without the fake's bytes.
+    const current = message && (this.sent.find((m) => m.id === message.id) ?? message);
+    const { files: _bytes, ...shown } = current ?? ({} as FakeMessage);
+    this.#interactions.set(interaction.token, {
+      id: interaction.id,
+      type,
+      channelId,
+      messageId: current?.id,
+    });
     this.dispatch("INTERACTION_CREATE", {
       ...interaction,
       application_id: this.applicationId,
@@ -423,7 +495,7 @@ export class FakeDiscord {
       entitlements: [],
       attachment_size_limit: 10485760,
       data,
-      ...(message ? { message } : {}),
+      ...(current ? { message: shown } : {}),
     });
     return interaction;
   }
@@ -435,6 +507,17 @@ export class FakeDiscord {
       `a response to ${i.id}`,
       timeoutMs,
     );
+  }
+
+  /** The message as Discord has it now (the bot's, with its edits, or a user's), by id. */
+  messageById(id: string): FakeMessage | undefined {
+    return this.sent.find((m) => m.id === id) ??
+      (this.userMessages.find((m) => m.id === id) as FakeMessage | undefined);
+  }
+
+  /** Follow-up messages the bot sent for an interaction, oldest first. */
+  followUpsOf(i: FakeInteraction): Record<string, unknown>[] {
+    return this.followUps.get(i.token) ?? [];
   }
 
   /** Resolves with the latest edit of the interaction's original response. */
@@ -709,25 +792,23 @@ export class FakeDiscord {
     if (method === "PATCH" && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
       const message = this.sent.find((s) => s.channel_id === m![1] && s.id === m![2]);
       if (!message) return discordError(404, 10008, "Unknown Message");
+      const invalid = this.#refuseForm(method, path, b, "message");
+      if (invalid) return invalid;
       Object.assign(message, b, { edited_timestamp: new Date().toISOString() });
       this.messageEdits.push({ channelId: m[1], messageId: m[2], body: b });
       return json(message);
     }
     if (method === "POST" && (m = /^\/interactions\/(\d+)\/([^/]+)\/callback$/.exec(path))) {
-      if (this.interactionResponses.has(m[1])) {
-        return discordError(400, 40060, "Interaction has already been acknowledged.");
-      }
-      this.interactionResponses.set(m[1], b as { type: number; data?: Record<string, unknown> });
-      return new Response(null, { status: 204, headers: rateLimitHeaders() });
+      return this.#callback(m[1], decodeURIComponent(m[2]), path, b);
     }
     if (
       method === "PATCH" &&
       (m = /^\/webhooks\/(\d+)\/([^/]+)\/messages\/@original$/.exec(path))
     ) {
-      const edits = this.interactionEdits.get(m[2]) ?? [];
-      edits.push(b);
-      this.interactionEdits.set(m[2], edits);
-      return json({ id: snowflake(), ...b });
+      return this.#editOriginal(decodeURIComponent(m[2]), path, b);
+    }
+    if (method === "POST" && (m = /^\/webhooks\/(\d+)\/([^/]+)$/.exec(path))) {
+      return this.#followUp(m[1], decodeURIComponent(m[2]), path, b);
     }
 
     if (
@@ -771,6 +852,139 @@ export class FakeDiscord {
     return discordError(404, 0, "404: Not Found");
   }
 
+  /**
+   * `POST /interactions/{id}/{token}/callback`. Types 6 (deferred update) and 7
+   * (update message) are only for an interaction on a message (a component, or
+   * a modal opened from one); 7 edits that message at once. A modal (9) cannot
+   * answer a modal submit. Interactions this fake did not dispatch (the HTTP
+   * endpoint's tests make their own) are only checked for their form body.
+   */
+  #callback(id: string, token: string, path: string, b: Record<string, unknown>): Response {
+    if (this.interactionResponses.has(id)) {
+      return discordError(400, 40060, "Interaction has already been acknowledged.");
+    }
+    const type = Number(b.type);
+    const data = (b.data ?? undefined) as Record<string, unknown> | undefined;
+    const origin = this.#interactions.get(token);
+    const problems: string[] = [];
+    if (origin && (type === 6 || type === 7) && !origin.messageId) {
+      problems.push("type: this interaction has no message to update");
+    }
+    if (origin && type === 9 && origin.type === 5) {
+      problems.push("type: a modal cannot answer a modal submit");
+    }
+    if (type === 9) problems.push(...formProblems(data ?? {}, "modal", "data"));
+    else if (data && [4, 7].includes(type)) {
+      problems.push(...formProblems(data, "message", "data"));
+    }
+    if (problems.length) return this.#invalid("POST", path, problems);
+    let target: FakeMessage | undefined;
+    if (type === 7 && origin?.messageId) {
+      target = this.sent.find((s) => s.id === origin.messageId);
+      if (!target) return discordError(404, 10008, "Unknown Message");
+    }
+    this.interactionResponses.set(id, b as { type: number; data?: Record<string, unknown> });
+    if (type === 9 && data) this.#modals.set(String(data.custom_id), data);
+    if (target && data) this.#applyEdit(target, data);
+    return new Response(null, { status: 204, headers: rateLimitHeaders() });
+  }
+
+  /**
+   * `PATCH /webhooks/{app}/{token}/messages/@original`. After a type 6 or 7
+   * callback the original is the component's message, which this edits; after
+   * 4 or 5 it is the bot's response (only recorded). Both land in `interactionEdits`.
+   */
+  #editOriginal(token: string, path: string, b: Record<string, unknown>): Response {
+    const problems = formProblems(b, "message");
+    if (problems.length) return this.#invalid("PATCH", path, problems);
+    const origin = this.#interactions.get(token);
+    const answered = origin && this.interactionResponses.get(origin.id)?.type;
+    let target: FakeMessage | undefined;
+    if (origin?.messageId && (answered === 6 || answered === 7)) {
+      target = this.sent.find((s) => s.id === origin.messageId);
+      if (!target) return discordError(404, 10008, "Unknown Message");
+    }
+    const edits = this.interactionEdits.get(token) ?? [];
+    edits.push(b);
+    this.interactionEdits.set(token, edits);
+    if (!target) return json({ id: snowflake(), ...b });
+    this.#applyEdit(target, b);
+    const { files: _bytes, ...visible } = target;
+    return json(visible);
+  }
+
+  /**
+   * `POST /webhooks/{app}/{token}`: a follow-up message. The token works once
+   * the interaction has its first response (before that: 10015 Unknown
+   * Webhook). Discord always waits, answering with the message; a follow-up
+   * that is not ephemeral (flag 64) is a message in the channel, so it lands in
+   * `sent` too.
+   */
+  #followUp(appId: string, token: string, path: string, b: Record<string, unknown>): Response {
+    const origin = this.#interactions.get(token);
+    if (appId !== this.applicationId || (origin && !this.interactionResponses.has(origin.id))) {
+      return discordError(404, 10015, "Unknown Webhook");
+    }
+    const problems = formProblems(b, "message");
+    if (problems.length) return this.#invalid("POST", path, problems);
+    const content = typeof b.content === "string" ? b.content : "";
+    const embeds = Array.isArray(b.embeds) ? b.embeds : [];
+    const components = Array.isArray(b.components) ? b.components : [];
+    if (content.trim() === "" && embeds.length === 0 && components.length === 0) {
+      return discordError(400, 50006, "Cannot send an empty message");
+    }
+    const list = this.followUps.get(token) ?? [];
+    list.push(b);
+    this.followUps.set(token, list);
+    const flags = Number(b.flags ?? 0);
+    const message: FakeMessage = {
+      id: snowflake(),
+      channel_id: origin?.channelId ?? "",
+      author: this.botUser(),
+      content,
+      timestamp: new Date().toISOString(),
+      edited_timestamp: null,
+      embeds,
+      components,
+      attachments: [],
+      flags,
+      type: 0,
+      webhook_id: this.applicationId,
+    };
+    if (origin && (flags & 64) === 0) this.sent.push(message);
+    return json(message);
+  }
+
+  /** Applies an interaction's update to a message the bot sent, as an edit. */
+  #applyEdit(message: FakeMessage, body: Record<string, unknown>) {
+    for (const key of ["content", "embeds", "components"]) {
+      if (body[key] !== undefined) message[key] = body[key] ?? (key === "content" ? "" : []);
+    }
+    message.edited_timestamp = new Date().toISOString();
+    this.messageEdits.push({
+      channelId: message.channel_id,
+      messageId: message.id,
+      body,
+      via: "interaction",
+    });
+  }
+
+  /** The 400 for a body outside Discord's limits, or undefined when it is fine. */
+  #refuseForm(
+    method: string,
+    path: string,
+    body: Record<string, unknown>,
+    kind: "message" | "modal",
+  ): Response | undefined {
+    const problems = formProblems(body, kind);
+    return problems.length ? this.#invalid(method, path, problems) : undefined;
+  }
+
+  #invalid(method: string, path: string, problems: string[]): Response {
+    this.invalidBodies.push({ method, path, problems });
+    return invalidFormBody(problems);
+  }
+
   #createMessage(channelId: string, b: Record<string, unknown>): Response {
     const userId = this.#channelUsers.get(channelId);
     if (!userId) return discordError(404, 10003, "Unknown Channel");
@@ -790,6 +1004,8 @@ export class FakeDiscord {
       return discordError(400, 50006, "Cannot send an empty message");
     }
     if (embeds.length > 10) return discordError(400, 50035, "Invalid Form Body");
+    const invalid = this.#refuseForm("POST", `/channels/${channelId}/messages`, b, "message");
+    if (invalid) return invalid;
     const nonce = typeof b.nonce === "string" ? b.nonce : undefined;
     if (nonce && b.enforce_nonce === true) {
       const earlier = this.sent.find((s) => s.channel_id === channelId && s.nonce === nonce);
@@ -896,4 +1112,240 @@ function json(value: unknown, status = 200): Response {
 
 function discordError(status: number, code: number, message: string): Response {
   return json({ message, code }, status);
+}
+
+/**
+ * Discord's 400 for a bad body: `{code: 50035, message, errors}`, where `errors`
+ * nests by path down to `{_errors: [{code, message}]}`.
+ */
+function invalidFormBody(problems: string[]): Response {
+  const errors: Record<string, unknown> = {};
+  for (const problem of problems) {
+    const [where, ...rest] = problem.split(": ");
+    let node = errors;
+    for (const part of where.split(".")) {
+      node = (node[part] ??= {}) as Record<string, unknown>;
+    }
+    const list = (node._errors ??= []) as { code: string; message: string }[];
+    list.push({ code: "BASE_TYPE_INVALID", message: rest.join(": ") });
+  }
+  return json({ message: "Invalid Form Body", code: 50035, errors }, 400);
+}
+
+// ------------------------------------------------------------ form limits
+
+const BUTTON = 2;
+const STRING_SELECT = 3;
+const TEXT_INPUT = 4;
+/** User, role, mentionable and channel selects: checked for their custom id only. */
+const OTHER_SELECTS = [5, 6, 7, 8];
+const TEXT_DISPLAY = 10;
+const LABEL = 18;
+
+type Json = Record<string, unknown>;
+
+/** A string field's problems: missing when required, wrong type, or longer than `max`. */
+function text(
+  problems: string[],
+  at: string,
+  value: unknown,
+  limits: { max: number; min?: number; required?: boolean },
+) {
+  if (value === undefined || value === null) {
+    if (limits.required) problems.push(`${at}: this field is required`);
+    return;
+  }
+  if (typeof value !== "string") return void problems.push(`${at}: must be a string`);
+  const length = [...value].length;
+  if (length > limits.max) problems.push(`${at}: must be ${limits.max} or fewer in length`);
+  if (length < (limits.min ?? 0)) problems.push(`${at}: must be ${limits.min} or more in length`);
+}
+
+function int(problems: string[], at: string, value: unknown, min: number, max: number) {
+  if (value === undefined || value === null) return;
+  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max) {
+    problems.push(`${at}: must be an integer from ${min} to ${max}`);
+  }
+}
+
+/**
+ * What Discord would refuse in a message body (create, edit, interaction
+ * response data) or a modal, as `path: problem` lines (snake_case, the way
+ * Discordeno sends it). Limits from the OpenAPI spec and the docs
+ * (reference/discord.md §6): message content ≤ 2000; ≤ 10 embeds (title 256,
+ * description 4096, ≤ 25 fields of 256/1024, footer 2048, author 256, 6000 in
+ * all); ≤ 5 action rows, each with 1–5 buttons or exactly one select; buttons
+ * labelled ≤ 80, a link button (style 5) with a url and no custom id, others
+ * with a custom id ≤ 100 and no url; string selects with a custom id, 1–25
+ * options (label and value 1–100, unique values, description ≤ 100),
+ * placeholder ≤ 150, min_values 0–25, max_values 1–25; custom ids unique in the
+ * message. Modals: custom id, title ≤ 45, 1–5 components, each an action row
+ * with one text input, a Label (type 18, label ≤ 45, description ≤ 100) around
+ * a text input or string select, or a text display; text inputs with a custom
+ * id, style 1 or 2, label ≤ 45 (required outside a Label), placeholder ≤ 100,
+ * value ≤ 4000, min_length 0–4000, max_length 1–4000. Components v2 layouts
+ * (containers, sections …) are not modelled and are refused.
+ */
+export function formProblems(body: Json, kind: "message" | "modal", prefix = ""): string[] {
+  const problems: string[] = [];
+  const at = (path: string) => (prefix ? `${prefix}.${path}` : path);
+  const ids = new Set<string>();
+  const customId = (path: string, value: unknown, required: boolean) => {
+    text(problems, at(path), value, { max: 100, min: 1, required });
+    if (typeof value !== "string") return;
+    if (ids.has(value)) problems.push(`${at(path)}: custom ids must be unique (${value})`);
+    ids.add(value);
+  };
+
+  const select = (c: Json, path: string) => {
+    customId(`${path}.custom_id`, c.custom_id, true);
+    text(problems, at(`${path}.placeholder`), c.placeholder, { max: 150 });
+    int(problems, at(`${path}.min_values`), c.min_values, 0, 25);
+    int(problems, at(`${path}.max_values`), c.max_values, 1, 25);
+    if (
+      Number.isInteger(c.min_values) && Number.isInteger(c.max_values) &&
+      (c.min_values as number) > (c.max_values as number)
+    ) problems.push(`${at(`${path}.min_values`)}: must not exceed max_values`);
+    if (c.type !== STRING_SELECT) return;
+    const options = c.options;
+    if (!Array.isArray(options) || options.length < 1 || options.length > 25) {
+      return void problems.push(`${at(`${path}.options`)}: must hold 1 to 25 options`);
+    }
+    const values = new Set<unknown>();
+    options.forEach((o: Json, i) => {
+      const op = `${path}.options.${i}`;
+      text(problems, at(`${op}.label`), o?.label, { max: 100, min: 1, required: true });
+      text(problems, at(`${op}.value`), o?.value, { max: 100, min: 1, required: true });
+      text(problems, at(`${op}.description`), o?.description, { max: 100 });
+      if (values.has(o?.value)) problems.push(`${at(`${op}.value`)}: option values must be unique`);
+      values.add(o?.value);
+    });
+  };
+
+  const textInput = (c: Json, path: string, inLabel: boolean) => {
+    if (c.type !== TEXT_INPUT) return void problems.push(`${at(`${path}.type`)}: not a text input`);
+    customId(`${path}.custom_id`, c.custom_id, true);
+    if (c.style !== 1 && c.style !== 2) problems.push(`${at(`${path}.style`)}: must be 1 or 2`);
+    text(problems, at(`${path}.label`), c.label, { max: 45, min: 1, required: !inLabel });
+    text(problems, at(`${path}.placeholder`), c.placeholder, { max: 100 });
+    text(problems, at(`${path}.value`), c.value, { max: 4000 });
+    int(problems, at(`${path}.min_length`), c.min_length, 0, 4000);
+    int(problems, at(`${path}.max_length`), c.max_length, 1, 4000);
+    if (
+      Number.isInteger(c.min_length) && Number.isInteger(c.max_length) &&
+      (c.min_length as number) > (c.max_length as number)
+    ) problems.push(`${at(`${path}.min_length`)}: must not exceed max_length`);
+  };
+
+  if (kind === "modal") {
+    customId("custom_id", body.custom_id, true);
+    text(problems, at("title"), body.title, { max: 45, min: 1, required: true });
+    const rows = body.components;
+    if (!Array.isArray(rows) || rows.length < 1 || rows.length > 5) {
+      problems.push(`${at("components")}: a modal holds 1 to 5 components`);
+      return problems;
+    }
+    rows.forEach((row: Json, r) => {
+      const path = `components.${r}`;
+      if (row?.type === 1) {
+        const inner = row.components;
+        if (!Array.isArray(inner) || inner.length !== 1) {
+          return void problems.push(`${at(`${path}.components`)}: must hold one text input`);
+        }
+        textInput(inner[0], `${path}.components.0`, false);
+      } else if (row?.type === LABEL) {
+        text(problems, at(`${path}.label`), row.label, { max: 45, min: 1, required: true });
+        text(problems, at(`${path}.description`), row.description, { max: 100, min: 1 });
+        const inner = row.component as Json | undefined;
+        if (inner?.type === STRING_SELECT) select(inner, `${path}.component`);
+        else if (inner) textInput(inner, `${path}.component`, true);
+        else problems.push(`${at(`${path}.component`)}: this field is required`);
+      } else if (row?.type === TEXT_DISPLAY) {
+        text(problems, at(`${path}.content`), row.content, { max: 4000, min: 1, required: true });
+      } else problems.push(`${at(`${path}.type`)}: not a modal component`);
+    });
+    return problems;
+  }
+
+  text(problems, at("content"), body.content, { max: 2000 });
+  const embeds = body.embeds;
+  if (embeds !== undefined && embeds !== null) {
+    if (!Array.isArray(embeds) || embeds.length > 10) {
+      problems.push(`${at("embeds")}: at most 10 embeds`);
+    } else {
+      let total = 0;
+      const count = (v: unknown) => (typeof v === "string" ? [...v].length : 0);
+      embeds.forEach((e: Json, i) => {
+        const path = `embeds.${i}`;
+        text(problems, at(`${path}.title`), e?.title, { max: 256 });
+        text(problems, at(`${path}.description`), e?.description, { max: 4096 });
+        const footer = e?.footer as Json | undefined;
+        const author = e?.author as Json | undefined;
+        text(problems, at(`${path}.footer.text`), footer?.text, { max: 2048 });
+        text(problems, at(`${path}.author.name`), author?.name, { max: 256 });
+        total += count(e?.title) + count(e?.description) + count(footer?.text) +
+          count(author?.name);
+        const fields = e?.fields;
+        if (Array.isArray(fields)) {
+          if (fields.length > 25) problems.push(`${at(`${path}.fields`)}: at most 25 fields`);
+          fields.forEach((f: Json, j) => {
+            text(problems, at(`${path}.fields.${j}.name`), f?.name, { max: 256, required: true });
+            text(problems, at(`${path}.fields.${j}.value`), f?.value, {
+              max: 1024,
+              required: true,
+            });
+            total += count(f?.name) + count(f?.value);
+          });
+        }
+      });
+      if (total > 6000) problems.push(`${at("embeds")}: embeds exceed 6000 characters in all`);
+    }
+  }
+  const rows = body.components;
+  if (rows === undefined || rows === null) return problems;
+  if (!Array.isArray(rows) || rows.length > 5) {
+    problems.push(`${at("components")}: at most 5 action rows`);
+    return problems;
+  }
+  rows.forEach((row: Json, r) => {
+    const path = `components.${r}`;
+    if (row?.type !== 1) {
+      return void problems.push(`${at(`${path}.type`)}: only action rows (type 1) are modelled`);
+    }
+    const inner = row.components;
+    if (!Array.isArray(inner) || inner.length < 1 || inner.length > 5) {
+      return void problems.push(`${at(`${path}.components`)}: an action row holds 1 to 5`);
+    }
+    const buttons = inner.filter((c: Json) => c?.type === BUTTON).length;
+    if (buttons !== inner.length && inner.length !== 1) {
+      problems.push(`${at(`${path}.components`)}: up to 5 buttons or exactly one select`);
+    }
+    inner.forEach((c: Json, k) => {
+      const cp = `${path}.components.${k}`;
+      if (c?.type === BUTTON) {
+        const style = c.style;
+        if (!Number.isInteger(style) || (style as number) < 1 || (style as number) > 6) {
+          problems.push(`${at(`${cp}.style`)}: must be 1 to 6`);
+        }
+        text(problems, at(`${cp}.label`), c.label, { max: 80 });
+        if (style === 5) {
+          text(problems, at(`${cp}.url`), c.url, { max: 512, min: 1, required: true });
+          if (c.custom_id != null) {
+            problems.push(`${at(`${cp}.custom_id`)}: a link button has no custom id`);
+          }
+        } else if (style === 6) {
+          if (c.sku_id == null) problems.push(`${at(`${cp}.sku_id`)}: this field is required`);
+        } else {
+          customId(`${cp}.custom_id`, c.custom_id, true);
+          if (c.url != null) problems.push(`${at(`${cp}.url`)}: only link buttons have a url`);
+        }
+        if (style !== 6 && (c.label == null || c.label === "") && c.emoji == null) {
+          problems.push(`${at(`${cp}.label`)}: a button needs a label or an emoji`);
+        }
+      } else if (c?.type === STRING_SELECT || OTHER_SELECTS.includes(c?.type as number)) {
+        select(c, cp);
+      } else problems.push(`${at(`${cp}.type`)}: not a message component`);
+    });
+  });
+  return problems;
 }

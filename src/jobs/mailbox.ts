@@ -239,6 +239,10 @@ export class Mailboxes implements MailboxPort {
     this.#startDrain(target, undefined, options.early ?? false);
   }
 
+  resume(dir: Direction, userId: string): void {
+    this.wake({ dir, userId }, { early: true });
+  }
+
   #startDrain(target: WakeTarget, taken?: TakenLease, early = false): void {
     if (this.#stopping) return;
     const id = mailboxId(target);

@@ -18,6 +18,7 @@ import {
   describeError,
   type Failure,
   type OutageService,
+  WaitForUser,
 } from "../bridge/errors.ts";
 import type { Logger } from "../bridge/ports.ts";
 import { deadLetterKeyOf, type Direction, keys } from "../store/keys.ts";
@@ -71,6 +72,7 @@ export async function handleItemFailure(
 ): Promise<FailureOutcome> {
   const retryKey = keys.retry(target.dir, target.userId);
   const previous = (await withStorageRetries(() => deps.kv.get<RetryState>(retryKey))).value;
+  if (error instanceof WaitForUser) return await holdForUser(deps, target, lease, previous, error);
   const failingSince = previous?.since ?? deps.now();
   const failure = await blameItemIfOthersGetThrough(deps, classifyFailure(error), failingSince);
   let itemFailures = previous?.itemFailures ?? 0;
@@ -114,6 +116,38 @@ export async function handleItemFailure(
     attempts,
     retryInMs: delay,
     error: state.lastError,
+  });
+  return "retry-later";
+}
+
+/**
+ * The head item waits for the user (WaitForUser): not a failure. Its mailbox
+ * is held until the time it names (or until the user's answer wakes it
+ * early), without counting an attempt, and nothing behind it overtakes it.
+ */
+async function holdForUser(
+  deps: FailureDeps,
+  target: WakeTarget,
+  lease: DrainLease,
+  previous: RetryState | null,
+  wait: WaitForUser,
+): Promise<FailureOutcome> {
+  const now = deps.now();
+  const state: RetryState = {
+    attempts: previous?.attempts ?? 0,
+    nextAt: wait.untilMs,
+    lastError: wait.message,
+    since: previous?.since ?? now,
+    waitingForUser: true,
+  };
+  await lease.write((op) => op.set(keys.retry(target.dir, target.userId), state));
+  deps.countsChanged();
+  deps.wakeAfter(target, Math.max(0, wait.untilMs - now));
+  deps.log.info("mailbox waits for the user", {
+    dir: target.dir,
+    userId: target.userId,
+    why: wait.message,
+    untilMs: Math.max(0, wait.untilMs - now),
   });
   return "retry-later";
 }

@@ -44,6 +44,8 @@ export interface RetryState {
   waitingOn?: Failure["service"];
   /** Failures of the head item itself; at the limit it becomes a dead letter. */
   itemFailures?: number;
+  /** Not a failure: the head item waits for the user (a topic pick) until `nextAt`. */
+  waitingForUser?: true;
 }
 
 /** An item that failed for good (`dead/<dir>/<user>/<position>`). */

@@ -110,8 +110,12 @@ export class MailboxStatsCache {
     let retrying = 0;
     const waitingOn: MailboxStats["waitingOn"] = {};
     for await (
-      const e of this.#kv.list<{ waitingOn?: OutageService }>({ prefix: keys.allRetries() })
+      const e of this.#kv.list<{ waitingOn?: OutageService; waitingForUser?: true }>({
+        prefix: keys.allRetries(),
+      })
     ) {
+      // A mailbox waiting for its user's answer is not failing.
+      if (e.value.waitingForUser) continue;
       retrying++;
       if (e.value.waitingOn) waitingOn[e.value.waitingOn] = (waitingOn[e.value.waitingOn] ?? 0) + 1;
     }

@@ -15,6 +15,8 @@
  * conversation/<conversationId>               → ConversationState (status as last seen, flags)
  * delay_notice/<discordUserId>                → the user was told delivery is delayed
  * csat/<uuid>                                 → CsatPrompt (who was asked, and whether they rated)
+ * interactive/<chatwootMessageId>             → InteractivePrompt (whose it is, what was answered)
+ * topic_pick/<discordUserId>                  → TopicPick: the topic menu shown before a new ticket
  * gateway_leader                              → which instance holds the Discord gateway
  * link_cw/<chatwootMessageId>                 → Discord message ids it was delivered as
  * link_dc/<discordMessageId>                  → Chatwoot message id it belongs to
@@ -62,6 +64,8 @@ export const keys = {
   conversation: (conversationId: number) => ["conversation", conversationId] as const,
   delayNotice: (userId: string) => ["delay_notice", userId] as const,
   csat: (uuid: string) => ["csat", uuid] as const,
+  interactive: (chatwootMessageId: number) => ["interactive", chatwootMessageId] as const,
+  topicPick: (userId: string) => ["topic_pick", userId] as const,
   gatewayLeader: () => ["gateway_leader"] as const,
   linkFromChatwoot: (chatwootMessageId: number) => ["link_cw", chatwootMessageId] as const,
   linkFromDiscord: (discordMessageId: string) => ["link_dc", discordMessageId] as const,

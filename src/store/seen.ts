@@ -35,6 +35,8 @@ export function createSeenMarkers(
     delivery: messageTtl,
     // Discord redelivers an interaction within seconds; its token lives 15 minutes.
     interaction: DAY_MS,
+    // An interactive message can be answered while its record lives (store/interactive.ts).
+    interactive_answer: 30 * DAY_MS,
   };
   const now = options.now ?? Date.now;
   const guard = (op: Deno.AtomicOperation, kind: SeenKind, id: string) => {

@@ -5,6 +5,7 @@
  * stored and every method called; `failNext(method, ...outcomes)` makes the
  * next calls fail (an error) or answer (null).
  */
+import type { SubmittedValue } from "../../src/bridge/interactive.ts";
 import type {
   ChatwootContact,
   ChatwootConversation,
@@ -61,6 +62,10 @@ export class MemoryChatwoot implements ChatwootPort {
     externalError?: string;
   }[] = [];
   readonly csatSubmissions: { uuid: string; rating: number; feedback: string }[] = [];
+  readonly labels = new Map<number, string[]>();
+  readonly priorities = new Map<number, string>();
+  readonly answers: { conversationId: number; messageId: number; values: SubmittedValue[] }[] = [];
+  readonly emails = new Map<number, string>();
   readonly typing: { conversationId: number; on: boolean }[] = [];
   /** Agent attachments the storage serves, by URL. */
   readonly files = new Map<string, Uint8Array<ArrayBuffer>>();
@@ -273,5 +278,28 @@ export class MemoryChatwoot implements ChatwootPort {
   async submitCsat(uuid: string, response: { rating: number; feedback: string }) {
     await this.#call("submitCsat");
     this.csatSubmissions.push({ uuid, ...response });
+  }
+
+  async setConversationLabels(conversationId: number, labels: string[]) {
+    await this.#call("setConversationLabels");
+    this.labels.set(conversationId, [...labels]);
+  }
+
+  async setConversationPriority(conversationId: number, priority: string) {
+    await this.#call("setConversationPriority");
+    this.priorities.set(conversationId, priority);
+  }
+
+  async submitInteractiveAnswer(
+    where: { conversationId: number; messageId: number },
+    values: SubmittedValue[],
+  ) {
+    await this.#call("submitInteractiveAnswer");
+    this.answers.push({ ...where, values });
+  }
+
+  async setContactEmail(contactId: number, email: string) {
+    await this.#call("setContactEmail");
+    this.emails.set(contactId, email);
   }
 }

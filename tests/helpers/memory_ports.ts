@@ -5,13 +5,7 @@
  * far side saw. Chatwoot and Discord are in memory_chatwoot.ts and
  * memory_discord.ts; `memoryPorts()` builds a fresh set of all of them.
  */
-import type {
-  Attempt,
-  DmProgress,
-  MailboxItems,
-  NoticeEmbed,
-  ReplyProgress,
-} from "../../src/bridge/items.ts";
+import type { Attempt, ItemProgress, MailboxItems, NoticeEmbed } from "../../src/bridge/items.ts";
 import type {
   AttachmentMemory,
   ConversationState,
@@ -29,6 +23,7 @@ import type {
   TicketRecord,
   TicketStore,
 } from "../../src/bridge/ports.ts";
+import type { InteractivePrompt, InteractiveStore } from "../../src/bridge/prompts.ts";
 import { inboxSettings, MemoryChatwoot } from "./memory_chatwoot.ts";
 import { MemoryDiscord } from "./memory_discord.ts";
 
@@ -110,6 +105,11 @@ export class MemoryLinks implements MessageLinks {
 export class MemoryMailbox implements MailboxPort {
   readonly appended: MailboxAppend[] = [];
   readonly seen = new Set<string>();
+  /** Mailboxes resumed early (their head item waited for the user). */
+  readonly resumed: string[] = [];
+  resume(dir: "in" | "out", userId: string) {
+    this.resumed.push(`${dir}/${userId}`);
+  }
   append(request: MailboxAppend) {
     const keys = [request.dedupe ?? []].flat().map(({ kind, id }) => `${kind}/${id}`);
     if (keys.some((k) => this.seen.has(k))) return Promise.resolve(false);
@@ -194,9 +194,9 @@ export function memoryLogger(lines: LogLine[] = [], base: LogFields = {}): Logge
 
 /** One mailbox attempt as the mailbox runs it, keeping every checkpoint saved. */
 export function recordingAttempt(
-  options: { firstAttempt?: boolean; progress?: DmProgress & ReplyProgress } = {},
-): Attempt & { saved: (DmProgress | ReplyProgress)[] } {
-  const saved: (DmProgress | ReplyProgress)[] = [];
+  options: { firstAttempt?: boolean; progress?: ItemProgress } = {},
+): Attempt & { saved: Parameters<Attempt["checkpoint"]>[0][] } {
+  const saved: Parameters<Attempt["checkpoint"]>[0][] = [];
   return {
     firstAttempt: options.firstAttempt ?? true,
     signal: new AbortController().signal,
@@ -222,6 +222,7 @@ export function memoryPorts(inboxId = 7) {
     mailbox: new MemoryMailbox(),
     inbox: new MemoryInbox(chatwoot.settings),
     csat: new MemoryCsat(),
+    interactive: new MemoryInteractive(),
     attachmentMemory: new MemoryAttachmentBudget(),
     replies: new MemoryInteractionReplies(),
     log: memoryLogger(),
@@ -230,3 +231,23 @@ export function memoryPorts(inboxId = 7) {
 }
 
 export type MemoryPorts = ReturnType<typeof memoryPorts>;
+
+export class MemoryInteractive implements InteractiveStore {
+  readonly prompts = new Map<number, InteractivePrompt>();
+  get(id: number) {
+    return Promise.resolve(this.prompts.get(id));
+  }
+  recordOnce(prompt: InteractivePrompt) {
+    if (!this.prompts.has(prompt.chatwootMessageId)) {
+      this.prompts.set(prompt.chatwootMessageId, structuredClone(prompt));
+    }
+    return Promise.resolve();
+  }
+  update(id: number, change: (p: InteractivePrompt) => InteractivePrompt) {
+    const current = this.prompts.get(id);
+    if (!current) return Promise.resolve(undefined);
+    const next = change(current);
+    this.prompts.set(id, next);
+    return Promise.resolve(next);
+  }
+}

@@ -112,6 +112,7 @@ export function replyDeps(p: MemoryPorts): Omit<OutboundDeps, "checkpoint"> {
     tickets: p.tickets,
     chatwoot: p.chatwoot,
     links: p.links,
+    interactive: p.interactive,
     log: p.log,
   };
 }
