@@ -23,7 +23,18 @@ export async function runDemo(startBridge: Start, out: (line: string) => void = 
   chatwoot.inbox.greeting_message =
     "Hi {{contact.first_name}}! Thanks for writing to Acme Support.";
   chatwoot.inbox.csat_survey_enabled = true;
-  const loaded = loadConfig(fakeEnv(discord, chatwoot));
+  const loaded = loadConfig(fakeEnv(discord, chatwoot, {
+    TICKET_TOPICS: JSON.stringify([
+      {
+        label: "Shipping",
+        emoji: "📦",
+        description: "Where is my order?",
+        team: 3,
+        labels: ["shipping"],
+      },
+      { label: "Billing", emoji: "💳", description: "Invoices and refunds", labels: ["billing"] },
+    ]),
+  }));
   if (!loaded.ok) throw new Error(loaded.problems.join("; "));
   const kv = await Deno.openKv(":memory:");
   const log = createLogger({ level: "error", format: "pretty" });
@@ -55,14 +66,26 @@ export async function runDemo(startBridge: Start, out: (line: string) => void = 
       content: "Hi! My order #4411 never arrived.",
     });
     say("Discord", "Alice → bot: Hi! My order #4411 never arrived.");
+    const menuMessage = await nextToAlice("the topic menu");
+    const menu = (menuMessage.components as {
+      components: { custom_id: string; options: { label: string; value: string }[] }[];
+    }[])[0].components[0];
+    const shipping = menu.options.find((o) => o.label === "Shipping")!;
+    await discord.responseTo(
+      discord.chooseOption(userId, menuMessage, menu.custom_id, [shipping.value]),
+    );
+    say("Discord", "Alice picks the topic 📦 Shipping (her message waited for it)");
     const inChatwoot = await chatwoot.waitFor(
       () => chatwoot.messages.find((m) => m.source_id === first.messageId),
       "the DM in Chatwoot",
     );
     const conversationId = inChatwoot.conversation_id;
+    const opened = chatwoot.conversations.find((c) => c.id === conversationId)!;
     say(
       "Chatwoot",
-      `new contact "Alice" (discord:${userId}), conversation #${conversationId}: "${inChatwoot.content}"`,
+      `new contact "Alice" (discord:${userId}), conversation #${conversationId} for team ${opened.team_id}, labels [${
+        (opened.labels ?? []).join(", ")
+      }]: "${inChatwoot.content}"`,
     );
     await discord.waitFor(
       () => discord.reactions.find((r) => r.messageId === first.messageId),
@@ -120,8 +143,34 @@ export async function runDemo(startBridge: Start, out: (line: string) => void = 
       } characters)${intact ? ", text intact" : ""}`,
     );
 
+    const question = chatwoot.agentReply(conversationId, "How should we send the replacement?", {
+      contentType: "input_select",
+      contentAttributes: {
+        items: [{ title: "Standard (free)", value: "standard" }, {
+          title: "Express (tomorrow)",
+          value: "express",
+        }],
+      },
+    });
+    await chatwoot.deliver(question);
+    say("Chatwoot", "Bob sends a question with two options (an interactive message)");
+    const options = await nextToAlice("the options");
+    const express = (options.components as {
+      components: { custom_id: string; label: string }[];
+    }[])[0].components.find((b) => b.label.startsWith("Express"))!;
+    await discord.responseTo(discord.clickButton(userId, options, express.custom_id));
+    say("Discord", `Alice clicks "${express.label}"`);
+    const answered = await chatwoot.waitFor(
+      () =>
+        (chatwoot.messages.find((m) => m.id === question.id)?.content_attributes as {
+          submitted_values?: { title: string }[];
+        })?.submitted_values,
+      "the answer",
+    );
+    say("Chatwoot", `the question shows her answer: ${answered[0].title}`);
+
     await chatwoot.deliver(
-      chatwoot.agentReply(conversationId, "A replacement is on its way. Anything else?"),
+      chatwoot.agentReply(conversationId, "Express it is: a replacement is on its way."),
     );
     await nextToAlice("the last reply");
 
@@ -164,7 +213,16 @@ function describe(m: FakeMessage): string {
   for (const f of (m.files ?? []) as { name: string; bytes: Uint8Array }[]) {
     parts.push(`[📎 ${f.name}, ${f.bytes.byteLength} bytes]`);
   }
-  if ((m.components as unknown[])?.length) parts.push("[button: ⭐ Rate us]");
+  const components = ((m.components ?? []) as {
+    components: { label?: string; placeholder?: string; options?: { label: string }[] }[];
+  }[]).flatMap((row) => row.components);
+  for (const c of components) {
+    parts.push(
+      c.options
+        ? `[menu: ${c.options.map((o) => o.label).join(" | ")}]`
+        : `[button: ${c.label ?? ""}]`,
+    );
+  }
   return parts.join(" ");
 }
 
