@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { startHarness } from "./helpers/harness.ts";
-import { embedsSentTo, openTicket, settle, waitForEmbed } from "./helpers/tickets.ts";
+import { deliverAll, embedsSentTo, openTicket, settle, waitForEmbed } from "./helpers/tickets.ts";
 
 const text = (value: unknown) => JSON.stringify(value);
 
@@ -98,4 +98,32 @@ Deno.test("/reopen of a ticket closed longer ago than the window says a new mess
   const reopen = h.discord.useCommand(userId, "reopen");
   assert.match(text(await h.discord.editOf(reopen)), /closed too long ago/);
   assert.equal(conversation.status, "resolved");
+});
+
+Deno.test("a user-installed app: /support in a server the bot is not in opens a ticket, answers come by DM; /status works in another DM", async () => {
+  await using h = await startHarness({ env: { GREETING_ENABLED: "false" } });
+  const userId = "630000000000000021";
+  const support = h.discord.useCommand(userId, "support", { message: "Hi from a server" }, {
+    context: 0,
+    guildId: "777000000000000001",
+    channelId: "777000000000000002",
+  });
+  assert.equal((await h.discord.responseTo(support)).type, 5);
+  assert.match(text(await h.discord.editOf(support)), /Message sent/);
+  const posted = h.chatwoot.messages.find((m) => m.content === "Hi from a server")!;
+  assert.ok(posted, "the message reached Chatwoot");
+  const contact = h.chatwoot.contacts.find((c) => c.identifier === `discord:${userId}`);
+  assert.ok(contact, "the contact is the user who ran the command");
+
+  await deliverAll(h, [h.chatwoot.agentReply(posted.conversation_id, "Got it, answering here")]);
+  await h.discord.waitFor(
+    () => h.discord.sentTo(userId).find((m) => m.content === "Got it, answering here"),
+    "the reply in the user's DMs",
+  );
+
+  const status = h.discord.useCommand(userId, "status", {}, {
+    context: 2,
+    channelId: "777000000000000003",
+  });
+  assert.match(text(await h.discord.editOf(status)), new RegExp(`#${posted.conversation_id}`));
 });

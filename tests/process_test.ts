@@ -102,11 +102,26 @@ Deno.test("register-commands syncs the command list and explains a refused token
     }
     const put = discord.requestsTo("PUT", /^\/applications\/\d+\/commands$/);
     assert.equal(put.length, 1);
-    const sent = put[0].body as { name: string; contexts: number[]; options: unknown[] }[];
+    const sent = put[0].body as {
+      name: string;
+      contexts: number[];
+      integration_types: number[];
+      options: unknown[];
+    }[];
     assert.deepEqual(
-      sent.map((c) => c.contexts),
-      [[0, 1], [1], [1], [1], [1]],
-      "the ticket command works in servers and DMs, the others in the bot's DMs",
+      sent.map((c) => [c.name, c.contexts]),
+      [
+        ["support", [0, 1, 2]],
+        ["status", [0, 1, 2]],
+        ["close", [1, 2]],
+        ["reopen", [1, 2]],
+        ["help", [0, 1, 2]],
+      ],
+      "the ticket command, /status and /help anywhere; /close and /reopen in DMs",
+    );
+    assert.ok(
+      sent.every((c) => JSON.stringify(c.integration_types) === "[0,1]"),
+      "every command for both guild and user installs",
     );
     assert.match(JSON.stringify(sent.find((c) => c.name === "close")), /"name":"reason"/);
     // Running it again changes nothing: the same list replaces the same list.

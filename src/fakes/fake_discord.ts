@@ -397,13 +397,23 @@ export class FakeDiscord {
   }
 
   /** A user runs a slash command in their DM with the bot. */
-  useCommand(userId: string, name: string, options: Record<string, string> = {}): FakeInteraction {
+  useCommand(
+    userId: string,
+    name: string,
+    options: Record<string, string> = {},
+    /**
+     * Where the user runs it, as Discord tells a user-installed app: in a server channel
+     * (context 0, the user as `member`), or in another DM or group DM (context 2). Default:
+     * the bot's DM (context 1).
+     */
+    where?: { context: 0; guildId: string; channelId: string } | { context: 2; channelId: string },
+  ): FakeInteraction {
     return this.#interact(userId, 2, {
       id: snowflake(),
       name,
       type: 1,
       options: Object.entries(options).map(([n, value]) => ({ name: n, type: 3, value })),
-    });
+    }, undefined, where);
   }
 
   /** A user presses a button on a message the bot sent them. */
@@ -462,9 +472,10 @@ export class FakeDiscord {
     type: number,
     data: Record<string, unknown>,
     message?: FakeMessage,
+    where?: { context: 0; guildId: string; channelId: string } | { context: 2; channelId: string },
   ): FakeInteraction {
     const interaction = { id: snowflake(), token: `itoken-${crypto.randomUUID()}` };
-    const channelId = this.dmChannelOf(userId);
+    const channelId = where?.channelId ?? this.dmChannelOf(userId);
     // The message as Discord has it now (a test may hold an older copy), without the fake's bytes.
     const current = message && (this.sent.find((m) => m.id === message.id) ?? message);
     const { files: _bytes, ...shown } = current ?? ({} as FakeMessage);
@@ -474,22 +485,27 @@ export class FakeDiscord {
       channelId,
       messageId: current?.id,
     });
+    const user = {
+      id: userId,
+      username: `user${userId.slice(-4)}`,
+      discriminator: "0",
+      global_name: null,
+      avatar: null,
+    };
     this.dispatch("INTERACTION_CREATE", {
       ...interaction,
       application_id: this.applicationId,
       type,
       version: 1,
-      user: {
-        id: userId,
-        username: `user${userId.slice(-4)}`,
-        discriminator: "0",
-        global_name: null,
-        avatar: null,
-      },
+      // In a server Discord sends the user inside `member`; elsewhere as `user`.
+      ...(where?.context === 0
+        ? { guild_id: where.guildId, member: { user, roles: [], permissions: "0" } }
+        : { user }),
       channel_id: channelId,
-      channel: { id: channelId, type: 1 },
-      context: 1,
-      authorizing_integration_owners: { "0": this.applicationId },
+      channel: { id: channelId, type: where?.context === 0 ? 0 : where ? 3 : 1 },
+      context: where?.context ?? 1,
+      // A user-installed app is authorised by the user (integration type 1) outside its DMs.
+      authorizing_integration_owners: where ? { "1": userId } : { "0": this.applicationId },
       app_permissions: "0",
       locale: "en-US",
       entitlements: [],
