@@ -184,6 +184,7 @@ const schema = z.object({
   SNOOZED_MESSAGE: text("Your ticket has been snoozed. We'll follow up with you soon."),
   PENDING_MESSAGE: text("Your ticket is queued and will be assigned to an agent shortly."),
   REOPENED_MESSAGE: text("Your ticket has been reopened by our team."),
+  TRANSCRIPT_ON_RESOLVE: booleanFlag(false),
   DELIVERY_DELAYED_MESSAGE: nonBlankText(
     "Our help desk cannot be reached right now. Your message is saved and will be delivered as soon as it is back.",
   ),
@@ -324,6 +325,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
         snoozedMessage: e.SNOOZED_MESSAGE.trim(),
         pendingMessage: e.PENDING_MESSAGE.trim(),
         reopenedMessage: e.REOPENED_MESSAGE.trim(),
+        transcriptOnResolve: e.TRANSCRIPT_ON_RESOLVE,
         deliveryDelayedMessage: e.DELIVERY_DELAYED_MESSAGE,
       },
       branding: {

@@ -88,6 +88,8 @@ export interface LifecycleConfig {
   pendingMessage: string;
   reopenedMessage: string;
   deliveryDelayedMessage: string;
+  /** TRANSCRIPT_ON_RESOLVE: the resolved notice carries the conversation's transcript. */
+  transcriptOnResolve: boolean;
 }
 
 export interface BrandingConfig {

@@ -7,6 +7,7 @@ import { outboundDeliverers } from "../bridge/deliver_outbound.ts";
 import type { Deliverers, Direction } from "../bridge/items.ts";
 import type { InteractionReplies, Logger, MailboxPort } from "../bridge/ports.ts";
 import { topicForNewTicket } from "../bridge/topics.ts";
+import { buildTranscript } from "../bridge/transcript.ts";
 import type { Config } from "../config.ts";
 import type { Services } from "./services.ts";
 
@@ -24,7 +25,14 @@ export function mailboxUseCases(
 ): { [D in Direction]: Deliverers<D> } {
   const { chatwoot, discordRest, tickets, links, csat, attachmentMemory } = services;
   const { log } = deps;
-  const noticeDeps = { discord: discordRest, tickets, csat, log };
+  const noticeDeps = {
+    discord: discordRest,
+    tickets,
+    csat,
+    log,
+    transcript: (conversationId: number) =>
+      buildTranscript({ chatwoot, brandName: config.branding.name }, conversationId),
+  };
   const csatDeps = { ...noticeDeps, chatwoot, replies: deps.replies, texts: config.csat };
   const topicDeps = {
     topics: config.topics.list,

@@ -208,6 +208,8 @@ export interface UserNotice {
   button?: NoticeButton;
   /** Instead of `button`: a menu or buttons (the topic menu). */
   rows?: ComponentRow[];
+  /** The conversation's transcript goes with it, as a text file (TRANSCRIPT_ON_RESOLVE). */
+  transcript?: { conversationId: number };
   /** Set on a CSAT prompt: the sent message is remembered for this survey. */
   csat?: { uuid: string; conversationId: number };
   receivedAt: number;

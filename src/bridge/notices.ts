@@ -10,7 +10,7 @@ export function notice(
   discordUserId: string,
   noticeId: string,
   embed: NoticeEmbed,
-  extra: Pick<UserNotice, "button" | "csat" | "rows"> = {},
+  extra: Pick<UserNotice, "button" | "csat" | "rows" | "transcript"> = {},
 ): UserNotice {
   return { kind: "notice", discordUserId, noticeId, embed, receivedAt: Date.now(), ...extra };
 }

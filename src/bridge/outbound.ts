@@ -24,6 +24,7 @@ import type {
   MessageLinks,
   OutgoingDiscordMessage,
   TicketStore,
+  UploadFile,
 } from "./ports.ts";
 import type { InteractiveStore } from "./prompts.ts";
 import { splitMessage } from "./split_message.ts";
@@ -256,7 +257,11 @@ async function reportUndeliverable(deps: OutboundDeps, reply: OutboundReply, rea
 }
 
 /** Sends a notice once (its nonce makes a re-run after a crash harmless). */
-export type NoticeDeps = Pick<OutboundDeps, "discord" | "tickets" | "log"> & { csat: CsatStore };
+export type NoticeDeps = Pick<OutboundDeps, "discord" | "tickets" | "log"> & {
+  csat: CsatStore;
+  /** Builds a conversation's transcript (transcript.ts), for notices that carry one. */
+  transcript?: (conversationId: number) => Promise<UploadFile>;
+};
 
 export async function sendNotice(deps: NoticeDeps, item: UserNotice): Promise<void> {
   const channelId = await dmChannelFor(deps, item.discordUserId);
@@ -269,9 +274,13 @@ export async function sendNotice(deps: NoticeDeps, item: UserNotice): Promise<vo
     messageId: "",
   };
   if (prompt) await deps.csat.save(prompt);
+  const transcript = item.transcript && deps.transcript
+    ? await deps.transcript(item.transcript.conversationId)
+    : undefined;
   const sent = await deps.discord.sendMessage(channelId, {
     embed: item.embed,
     button: item.button,
+    ...(transcript ? { files: [transcript] } : {}),
     ...(item.rows ? { rows: item.rows } : {}),
     nonce: nonceFor(item.noticeId),
   });

@@ -77,6 +77,12 @@ export interface ChatwootMessage {
   contentType: string;
   /** Unix seconds. */
   createdAt: number;
+  /** The author's display name (an agent's available name; never an email). */
+  senderName?: string;
+  /** contact | user | agent_bot | …; absent for templates. */
+  senderType?: string;
+  /** Names of the files attached. */
+  fileNames?: string[];
 }
 
 /** A file to upload with a message. */
@@ -154,6 +160,8 @@ export interface ChatwootPort {
   createIncomingMessage(conversationId: number, message: IncomingMessage): Promise<{ id: number }>;
   /** The conversation's latest messages (Chatwoot returns up to 20), oldest first. */
   listMessages(conversationId: number): Promise<ChatwootMessage[]>;
+  /** Up to 100 messages after message `afterId` (0: from the first), oldest first. */
+  listMessagesAfter(conversationId: number, afterId: number): Promise<ChatwootMessage[]>;
   /** API inboxes only: delivery status of a message, with the reason when it failed. */
   updateMessageStatus(
     conversationId: number,

@@ -18,6 +18,8 @@ import { discordUserOf } from "./webhook_routing.ts";
 
 export interface StatusTexts {
   resolvedMessage: string;
+  /** TRANSCRIPT_ON_RESOLVE: the resolved notice carries the conversation's transcript. */
+  transcriptOnResolve?: boolean;
   snoozedMessage: string;
   pendingMessage: string;
   reopenedMessage: string;
@@ -88,12 +90,21 @@ export async function applyStatusEvent(
   if (!after || after === before || from === event.status) {
     return { status: "ignored", reason: "no change" };
   }
-  const text = noticeForTransition(from, event.status, deps.texts);
+  const withTranscript = event.status === "resolved" && deps.texts.transcriptOnResolve === true;
+  const text = noticeForTransition(from, event.status, deps.texts) ??
+    (withTranscript
+      ? {
+        title: "Ticket resolved",
+        text: "Here is a transcript of our conversation.",
+        tone: "success" as const,
+      }
+      : undefined);
   if (text) {
     const item: UserNotice = notice(
       userId,
       `status:${event.conversationId}:${event.status}:${event.updatedAt}`,
       { tone: text.tone, title: text.title, description: text.text },
+      withTranscript ? { transcript: { conversationId: event.conversationId } } : {},
     );
     await deps.mailbox.append({
       dir: "out",

@@ -14,6 +14,7 @@ import { z } from "zod";
 import type {
   ChatwootContact,
   ChatwootConversation,
+  ChatwootMessage,
   ChatwootPort,
   NewContact,
 } from "../bridge/ports.ts";
@@ -71,6 +72,12 @@ const messageSchema = z.object({
   content: z.string().nullish(),
   content_type: z.string().nullish(),
   created_at: z.number().nullish(),
+  sender: z.object({
+    name: z.string().nullish(),
+    available_name: z.string().nullish(),
+    type: z.string().nullish(),
+  }).nullish().catch(null),
+  attachments: z.array(z.object({ data_url: z.string().nullish() })).nullish().catch(null),
 });
 
 const schemas = {
@@ -275,17 +282,17 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
         `/conversations/${conversationId}/messages`,
         schemas.messages,
       );
-      return res.payload.map((m) => ({
-        id: m.id,
-        sourceId: m.source_id ?? null,
-        messageType: typeof m.message_type === "number"
-          ? MESSAGE_TYPES[m.message_type] ?? "unknown"
-          : m.message_type ?? "unknown",
-        private: m.private ?? false,
-        content: m.content ?? "",
-        contentType: m.content_type ?? "text",
-        createdAt: m.created_at ?? 0,
-      })).sort((a, b) => a.id - b.id);
+      return res.payload.map(readMessage).sort((a, b) => a.id - b.id);
+    },
+
+    async listMessagesAfter(conversationId, afterId) {
+      const res = await call(
+        "list messages",
+        "GET",
+        `/conversations/${conversationId}/messages?after=${afterId}`,
+        schemas.messages,
+      );
+      return res.payload.map(readMessage).sort((a, b) => a.id - b.id);
     },
 
     async updateMessageStatus(conversationId, messageId, status, externalError) {
@@ -361,4 +368,32 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
       return { id: res.id };
     },
   };
+}
+
+function readMessage(m: z.infer<typeof messageSchema>): ChatwootMessage {
+  const name = m.sender?.available_name || m.sender?.name;
+  const files = (m.attachments ?? []).map((a) => fileNameOf(a.data_url ?? ""));
+  return {
+    id: m.id,
+    sourceId: m.source_id ?? null,
+    messageType: typeof m.message_type === "number"
+      ? MESSAGE_TYPES[m.message_type] ?? "unknown"
+      : m.message_type ?? "unknown",
+    private: m.private ?? false,
+    content: m.content ?? "",
+    contentType: m.content_type ?? "text",
+    createdAt: m.created_at ?? 0,
+    ...(name ? { senderName: name } : {}),
+    ...(m.sender?.type ? { senderType: m.sender.type } : {}),
+    ...(files.length ? { fileNames: files } : {}),
+  };
+}
+
+/** The file name at the end of an attachment's link. */
+function fileNameOf(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "") || "file";
+  } catch {
+    return "file";
+  }
 }

@@ -638,7 +638,7 @@ export class FakeChatwoot {
         "GET",
         /^\/conversations\/(\d+)\/messages$/,
         "/conversations/{conversation_id}/messages",
-        (p) => this.#listMessages(Number(p[0])),
+        (p, _b, q) => this.#listMessages(Number(p[0]), q),
       ],
       ["GET", /^\/inboxes\/(\d+)$/, "/inboxes/{id}", (p) => this.#getInbox(Number(p[0]))],
     ];
@@ -1093,11 +1093,61 @@ export class FakeChatwoot {
     return json({ id: survey.id, conversation_id: conversation.id });
   }
 
-  #listMessages(conversationId: number): Response {
+  /**
+   * Chatwoot's MessageFinder: the last 20; `after=<id>`: up to 100 after it; `before=<id>`: up
+   * to 20 before it; ascending. Each with its sender in push format (no agent email).
+   */
+  #listMessages(conversationId: number, q: URLSearchParams): Response {
     const conversation = this.conversations.find((c) => c.id === conversationId);
     if (!conversation) return json({ error: "Resource could not be found" }, 404);
-    const list = this.messagesIn(conversationId).slice(-20);
-    return json({ meta: {}, payload: list.map((m) => this.#messageJson(m)) });
+    const all = this.messagesIn(conversationId);
+    const after = q.get("after");
+    const before = q.get("before");
+    const list = after !== null
+      ? all.filter((m) => m.id > Number(after)).slice(0, 100)
+      : before !== null
+      ? all.filter((m) => m.id < Number(before)).slice(-20)
+      : all.slice(-20);
+    this.messagePages++;
+    return json({
+      meta: {},
+      payload: list.map((m) => ({
+        ...this.#messageJson(m),
+        sender: this.#pushSender(m),
+        ...(m.attachments?.length
+          ? {
+            attachments: m.attachments.map((a) => ({
+              id: a.id,
+              data_url: `${this.baseUrl}/rails/active_storage/blobs/redirect/blob${a.id}/${
+                encodeURIComponent(a.name)
+              }`,
+            })),
+          }
+          : {}),
+      })),
+    });
+  }
+
+  /** Messages list reads answered (each page counts). */
+  messagePages = 0;
+
+  #pushSender(m: FakeMessage) {
+    const conversation = this.conversations.find((c) => c.id === m.conversation_id)!;
+    const contact = this.contacts.find((c) => c.id === conversation.contact_id)!;
+    if (m.sender_type === "User") {
+      return {
+        id: AGENT.id,
+        name: AGENT.name,
+        available_name: "Bob",
+        avatar_url: "",
+        type: "user",
+        availability_status: "online",
+        thumbnail: "",
+      };
+    }
+    if (m.sender_type === "AgentBot") return { ...AGENT_BOT, type: "agent_bot" };
+    if (m.sender_type === "Contact") return { ...this.#contactJson(contact), type: "contact" };
+    return undefined;
   }
 
   #getInbox(id: number): Response {

@@ -408,12 +408,18 @@ export class FakeDiscord {
      */
     where?: { context: 0; guildId: string; channelId: string } | { context: 2; channelId: string },
   ): FakeInteraction {
-    return this.#interact(userId, 2, {
-      id: snowflake(),
-      name,
-      type: 1,
-      options: Object.entries(options).map(([n, value]) => ({ name: n, type: 3, value })),
-    }, undefined, where);
+    return this.#interact(
+      userId,
+      2,
+      {
+        id: snowflake(),
+        name,
+        type: 1,
+        options: Object.entries(options).map(([n, value]) => ({ name: n, type: 3, value })),
+      },
+      undefined,
+      where,
+    );
   }
 
   /** A user presses a button on a message the bot sent them. */

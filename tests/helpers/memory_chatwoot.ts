@@ -208,6 +208,13 @@ export class MemoryChatwoot implements ChatwootPort {
     return this.messages.filter((m) => m.conversationId === conversationId).slice(-20);
   }
 
+  async listMessagesAfter(conversationId: number, afterId: number) {
+    await this.#call("listMessagesAfter");
+    this.#conversation(conversationId);
+    return this.messages.filter((m) => m.conversationId === conversationId && m.id > afterId)
+      .slice(0, 100);
+  }
+
   async updateMessageStatus(
     conversationId: number,
     messageId: number,
