@@ -47,9 +47,9 @@ Deno.test("transcript on resolve: the resolved notice carries exactly the public
   assert.equal(entries.length, 3, text);
   assert.match(entries[0], /^\[\d{4}-\d\d-\d\d \d\d:\d\d\] user0001: my parcel is late$/);
   assert.match(entries[1], /\] Bob: Sorry! Checking now\.$/);
-  assert.match(text, /    \[file: tracking\.pdf\]/);
+  assert.ok(text.includes("\n    [file: tracking.pdf]"));
   assert.match(entries[2], /\] user0001: thanks!$/);
-  assert.match(text, /\n    second line\n/);
+  assert.ok(text.includes("\n    second line\n"));
   assert.doesNotMatch(text, /VIP|bob@acme\.test|Bob Agent/);
 });
 

@@ -1,6 +1,6 @@
 import type { SubmittedValue } from "./interactive.ts";
 import type { Topic } from "./prompts.ts";
-import type { ComponentRow, MessageCard, NoticeButton, NoticeEmbed } from "./items.ts";
+import type { NoticeEmbed } from "./items.ts";
 import type { WorkingDay } from "./working_hours.ts";
 
 /**
@@ -85,24 +85,8 @@ export interface ChatwootMessage {
   fileNames?: string[];
 }
 
-/** A file to upload with a message. */
-export interface UploadFile {
-  name: string;
-  contentType: string;
-  bytes: Uint8Array<ArrayBuffer>;
-}
-
-/**
- * A download's result: the file, or why it was not fetched or not finished:
- * more than `maxBytes` (announced or streamed), or `why` it is not allowed (an
- * origin or scheme the bridge does not fetch from, too many redirects). A
- * refused file is sent as its link with the reason.
- */
-export type DownloadOutcome =
-  | { file: UploadFile }
-  | { refused: "too-large" }
-  /** `detail` is for the log: the origin refused, e.g. a storage host to allow. */
-  | { refused: "not-allowed"; why: string; detail: string };
+export type { DownloadOutcome, UploadFile } from "./files.ts";
+import type { DownloadOutcome, UploadFile } from "./files.ts";
 
 /**
  * The global budget for attachment bytes held in memory (downloaded, not yet
@@ -215,69 +199,7 @@ export interface ChatwootPort {
 
 // ---------------------------------------------------------------- Discord
 
-export interface OutgoingDiscordMessage {
-  content?: string;
-  /** Rendered with the configured branding (colour by tone, footer, icon). */
-  embed?: NoticeEmbed;
-  button?: NoticeButton;
-  /** Cards of an interactive message (after `embed`, at most 10 in all). */
-  cards?: MessageCard[];
-  /** Components of an interactive message (instead of `button`), at most 5 rows. */
-  rows?: ComponentRow[];
-  /** Discord drops a second message with the same nonce sent within a few minutes. */
-  nonce?: string;
-  /** Sent as a reply to this message (in the same channel). */
-  replyTo?: string;
-  files?: UploadFile[];
-}
-
-export interface DiscordChannelMessage {
-  id: string;
-  channelId: string;
-  author: { id: string; username: string; globalName: string | null; bot: boolean };
-  content: string;
-}
-
-export interface DiscordPort {
-  /** Opens (or returns) the DM channel with a user. */
-  openDmChannel(userId: string): Promise<string>;
-  /** An authenticated read that proves Discord answers and accepts the token. */
-  checkAccess(): Promise<void>;
-  /** Sends a message that can never ping anyone. */
-  sendMessage(channelId: string, message: OutgoingDiscordMessage): Promise<{ id: string }>;
-  /**
-   * Reacts with `emoji` to confirm a user's message reached the agents.
-   * Best-effort and fire-and-forget: queued behind every request a mailbox
-   * item makes, dropped when it waited too long or too many wait, never
-   * retried; a failure is logged and counted, never thrown. Nothing waits on it.
-   */
-  confirmReceipt(channelId: string, messageId: string, emoji: string): void;
-  /**
-   * Downloads a file a user sent, only from Discord's CDN and at most
-   * `maxBytes`. CDN links expire; an expired one is renewed by reading the
-   * message again. Throws a non-retryable DiscordError when the file is gone.
-   */
-  downloadAttachment(
-    attachment: { id: string; url: string; filename: string; contentType: string },
-    where: { channelId: string; messageId: string },
-    limits: { maxBytes: number },
-  ): Promise<DownloadOutcome>;
-  deleteMessage(channelId: string, messageId: string): Promise<void>;
-  /**
-   * Shows "<bot> is typing…" in a channel for about 10 seconds. Best-effort
-   * and fire-and-forget, like confirmReceipt (ahead of confirmations).
-   */
-  startTyping(channelId: string): void;
-  /** Messages in a channel after `afterId`, oldest first (at most `limit`). */
-
-  listMessagesAfter(
-    channelId: string,
-    afterId: string,
-    limit: number,
-  ): Promise<DiscordChannelMessage[]>;
-
-  editMessage(channelId: string, messageId: string, message: OutgoingDiscordMessage): Promise<void>;
-}
+export type { DiscordChannelMessage, DiscordPort, OutgoingDiscordMessage } from "./discord_port.ts";
 
 // ---------------------------------------------------------------- State
 
