@@ -185,6 +185,12 @@ const schema = z.object({
   PENDING_MESSAGE: text("Your ticket is queued and will be assigned to an agent shortly."),
   REOPENED_MESSAGE: text("Your ticket has been reopened by our team."),
   TRANSCRIPT_ON_RESOLVE: booleanFlag(false),
+  NUDGE_AFTER_HOURS: blankAsUnset(
+    z.string().trim().regex(/^\d+(\.\d+)?$/, "expected a number of hours, e.g. 48").transform(
+      Number,
+    )
+      .refine((n) => n > 0, "expected a number of hours, e.g. 48").optional(),
+  ),
   DELIVERY_DELAYED_MESSAGE: nonBlankText(
     "Our help desk cannot be reached right now. Your message is saved and will be delivered as soon as it is back.",
   ),
@@ -326,6 +332,9 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
         pendingMessage: e.PENDING_MESSAGE.trim(),
         reopenedMessage: e.REOPENED_MESSAGE.trim(),
         transcriptOnResolve: e.TRANSCRIPT_ON_RESOLVE,
+        nudgeAfterMs: e.NUDGE_AFTER_HOURS === undefined
+          ? undefined
+          : Math.round(e.NUDGE_AFTER_HOURS * 3600_000),
         deliveryDelayedMessage: e.DELIVERY_DELAYED_MESSAGE,
       },
       branding: {

@@ -90,6 +90,8 @@ export interface LifecycleConfig {
   deliveryDelayedMessage: string;
   /** TRANSCRIPT_ON_RESOLVE: the resolved notice carries the conversation's transcript. */
   transcriptOnResolve: boolean;
+  /** NUDGE_AFTER_HOURS (undefined: off): an unanswered agent reply's age before the check-in. */
+  nudgeAfterMs?: number;
 }
 
 export interface BrandingConfig {

@@ -11,7 +11,9 @@ import type { InteractivePrompt } from "../src/bridge/prompts.ts";
 Deno.test("review14: a catastrophic form pattern cannot freeze the bridge (the check ends within 2 s)", async () => {
   // A pattern an agent could well write for a full name; the user controls the value.
   const code = `
-    import { checkFormPart } from ${JSON.stringify(new URL("../src/bridge/interactive.ts", import.meta.url).href)};
+    import { checkFormPart } from ${
+    JSON.stringify(new URL("../src/bridge/interactive.ts", import.meta.url).href)
+  };
     const fields = [{ name: "name", label: "Name", type: "text", pattern: "^([a-zA-Z]+ ?)+$" }];
     const t = performance.now();
     checkFormPart(fields, { f0: "a".repeat(40) + "!" });
@@ -42,7 +44,10 @@ Deno.test("review14: a pattern is matched against the whole value, like the widg
 
 Deno.test("review14: a form field named like an Object.prototype member opens its modal (part 2 after part 1)", async () => {
   const fields: FormField[] = [
-    ...Array.from({ length: 5 }, (_, i): FormField => ({ name: `a${i}`, label: `A${i}`, type: "text" })),
+    ...Array.from(
+      { length: 5 },
+      (_, i): FormField => ({ name: `a${i}`, label: `A${i}`, type: "text" }),
+    ),
     { name: "constructor", label: "Builder", type: "text" },
   ];
   const prompt: InteractivePrompt = {
@@ -53,15 +58,28 @@ Deno.test("review14: a form field named like an Object.prototype member opens it
     formValues: { a0: "x", a1: "x", a2: "x", a3: "x", a4: "x" },
     partsDone: [0],
   };
-  const modal = await modalFor({
-    interactive: {
-      get: () => Promise.resolve(prompt),
-      recordOnce: () => Promise.resolve(),
-      update: () => Promise.resolve(prompt),
+  const modal = await modalFor(
+    {
+      interactive: {
+        get: () => Promise.resolve(prompt),
+        recordOnce: () => Promise.resolve(),
+        update: () => Promise.resolve(prompt),
+      },
+      mailbox: { append: () => Promise.resolve(true), resume: () => {} },
+      log: {
+        info() {},
+        warn() {},
+        error() {},
+        debug() {},
+        child() {
+          return this;
+        },
+      } as never,
     },
-    mailbox: { append: () => Promise.resolve(true), resume: () => {} },
-    log: { info() {}, warn() {}, error() {}, debug() {}, child() { return this; } } as never,
-  }, "u", 7, { action: "form", part: 1 });
+    "u",
+    7,
+    { action: "form", part: 1 },
+  );
   assert.ok("inputs" in modal);
   const value = modal.inputs[0].value;
   assert.ok(value === undefined || typeof value === "string", `prefilled with ${typeof value}`);

@@ -106,7 +106,10 @@ Deno.test("review14: a form select with more than 25 options (a country list) ca
   await using h = await startHarness({ env: { GREETING_ENABLED: "false" } });
   const userId = "660000000000000004";
   const { conversationId } = await openTicket(h, userId);
-  const countries = Array.from({ length: 30 }, (_, i) => ({ label: `Country ${i}`, value: `c${i}` }));
+  const countries = Array.from(
+    { length: 30 },
+    (_, i) => ({ label: `Country ${i}`, value: `c${i}` }),
+  );
   const id = await agentSends(h, conversationId, "form", {
     items: [{ name: "country", type: "select", label: "Country", options: countries }],
   }, "Where are you?");
@@ -121,9 +124,46 @@ Deno.test("review14: a form select with more than 25 options (a country list) ca
   );
   assert.notEqual(answer.type, 4, `refused: ${JSON.stringify(answer.data)}`);
   await h.chatwoot.waitFor(
-    () => (h.chatwoot.messages.find((m) => m.id === id)?.content_attributes as Record<string, unknown>)
-      ?.submitted_values,
+    () =>
+      (h.chatwoot.messages.find((m) => m.id === id)?.content_attributes as Record<string, unknown>)
+        ?.submitted_values,
     "the answer",
     3_000,
   );
+});
+
+Deno.test("review14: a ten-field form answered at length (Cyrillic, within Discord's 4000 per field) reaches Chatwoot", async () => {
+  await using h = await startHarness({ env: { GREETING_ENABLED: "false" } });
+  const userId = "660000000000000005";
+  const { conversationId } = await openTicket(h, userId);
+  const id = await agentSends(h, conversationId, "form", {
+    items: Array.from(
+      { length: 10 },
+      (_, i) => ({ name: `q${i}`, type: "text_area", label: `Q${i}` }),
+    ),
+  }, "Tell us everything");
+  const message = await h.discord.waitFor(
+    () => h.discord.sentTo(userId).find((m) => rowsOf(m).length > 0),
+    "the form",
+  );
+  const parts = rowsOf(message)[0].components.map((b) => b.custom_id!);
+  const long = "ж".repeat(4000); // two bytes a character in Deno KV
+  for (const part of parts) {
+    await h.discord.responseTo(h.discord.clickButton(userId, message, part));
+    await h.discord.responseTo(
+      h.discord.submitModal(
+        userId,
+        part,
+        { f0: long, f1: long, f2: long, f3: long, f4: long },
+        message,
+      ),
+    );
+    await settle(h, 100);
+  }
+  const stored = () =>
+    (h.chatwoot.messages.find((m) => m.id === id)?.content_attributes as Record<string, unknown>)
+      ?.submitted_values;
+  const arrived = await h.chatwoot.waitFor(stored, "the answers", 3_000).catch(() => undefined);
+  const errors = h.logs.filter((l) => /too large/i.test(l)).map((l) => l.slice(0, 200));
+  assert.ok(arrived, `the answers never reached Chatwoot; ${errors.join("\n")}`);
 });

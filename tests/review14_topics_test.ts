@@ -15,7 +15,15 @@ const TOPICS = JSON.stringify([
   { label: "Bug report", labels: ["bug"] },
 ]);
 
-const quiet = { info() {}, warn() {}, error() {}, debug() {}, child() { return this; } } as never;
+const quiet = {
+  info() {},
+  warn() {},
+  error() {},
+  debug() {},
+  child() {
+    return this;
+  },
+} as never;
 
 Deno.test("review14: the topic menu is still sent when queueing it failed once (KV blip between start and append)", async () => {
   const kv = await Deno.openKv(":memory:");
@@ -65,7 +73,9 @@ Deno.test("review14: TICKET_TOPICS with an emoji Discord cannot render is refuse
   } finally {
     await started?.stop();
   }
-  assert.fail("':credit_card:' was accepted: every topic menu would be refused (50035 invalid emoji)");
+  assert.fail(
+    "':credit_card:' was accepted: every topic menu would be refused (50035 invalid emoji)",
+  );
 });
 
 Deno.test("review14: /support from a server by a user whose DMs are closed does not sit out the topic timeout", async () => {
@@ -81,12 +91,16 @@ Deno.test("review14: /support from a server by a user whose DMs are closed does 
     channelId: "670000000000000901",
   });
   await h.discord.responseTo(command);
-  const seen = await h.discord.waitFor(() => {
-    const edit = h.discord.interactionEdits.get(command.token)?.at(-1);
-    const followUp = h.discord.followUpsOf(command)[0];
-    const inChatwoot = h.chatwoot.messages.some((m) => m.content === "help me");
-    return edit || followUp || inChatwoot ? { edit, followUp, inChatwoot } : undefined;
-  }, "a menu in the interaction, a word to the user, or the ticket", 3_000).catch(() => undefined);
+  const seen = await h.discord.waitFor(
+    () => {
+      const edit = h.discord.interactionEdits.get(command.token)?.at(-1);
+      const followUp = h.discord.followUpsOf(command)[0];
+      const inChatwoot = h.chatwoot.messages.some((m) => m.content === "help me");
+      return edit || followUp || inChatwoot ? { edit, followUp, inChatwoot } : undefined;
+    },
+    "a menu in the interaction, a word to the user, or the ticket",
+    3_000,
+  ).catch(() => undefined);
   assert.ok(
     seen,
     "after 3 s: no menu in the interaction, no word to the user, no ticket (the menu went to closed DMs)",

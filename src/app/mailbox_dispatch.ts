@@ -17,7 +17,7 @@ import { completionRecords } from "../store/completions.ts";
 
 export function mailboxHandlers(
   deliverers: { [D in Direction]: Deliverers<D> },
-  options: { recentWindowMs: number },
+  options: { recentWindowMs: number; trackLastSpeaker?: boolean },
 ): Record<Direction, ItemHandler> {
   return {
     in: handler(options, (stored) => {
@@ -38,7 +38,7 @@ export function mailboxHandlers(
 }
 
 function handler<D extends Direction>(
-  options: { recentWindowMs: number },
+  options: { recentWindowMs: number; trackLastSpeaker?: boolean },
   /** The stored item's use case, or undefined for a kind this mailbox does not hold. */
   useCaseOf: (
     stored: unknown,

@@ -6,7 +6,12 @@
  */
 import { presenceCronSchedule } from "../discord/presence.ts";
 
-export type ScheduledJob = "mailbox sweep" | "chatwoot health" | "reconcile" | "presence";
+export type ScheduledJob =
+  | "mailbox sweep"
+  | "chatwoot health"
+  | "reconcile"
+  | "presence"
+  | "nudge stale tickets";
 
 /**
  * The jobs with a fixed schedule; also those Deno Deploy runs (HTTP only there:
@@ -18,6 +23,8 @@ export const DEPLOY_JOBS: readonly { job: Exclude<ScheduledJob, "presence">; sch
     { job: "mailbox sweep", schedule: "* * * * *" },
     { job: "chatwoot health", schedule: "* * * * *" },
     { job: "reconcile", schedule: "*/5 * * * *" },
+    // Does nothing unless NUDGE_AFTER_HOURS is set.
+    { job: "nudge stale tickets", schedule: "*/10 * * * *" },
   ];
 
 export type ScheduledJobs = Record<ScheduledJob, () => Promise<unknown>>;

@@ -26,6 +26,8 @@ import type { RequestSchedulerSettings } from "../discord/request_scheduler.ts";
 import { gatewayLeadership } from "../jobs/gateway_leader.ts";
 import { Mailboxes } from "../jobs/mailbox.ts";
 import { catchUpMissedDms, reconcileMissedReplies } from "../jobs/recovery.ts";
+import { nudgeStaleTickets } from "../bridge/nudges.ts";
+import { createAnswerWaits } from "../store/answer_waits.ts";
 import { ServiceHealth } from "../jobs/service_health.ts";
 import { inlineWakeups, kvHasQueues, queueWakeups } from "../jobs/wakeups.ts";
 import { keys } from "../store/keys.ts";
@@ -67,6 +69,8 @@ export interface BridgeOptions {
     pluginTimeoutMs?: number;
     /** How long a new ticket waits for its topic (default TOPIC_TIMEOUT_MINUTES). */
     topicTimeoutMs?: number;
+    /** How long an agent's reply waits for an answer before the check-in (NUDGE_AFTER_HOURS). */
+    nudgeAfterMs?: number;
     /** Deadline of a Discord REST request without files (default 15 s). */
     discordRequestMs?: number;
     /** The Discord request scheduler: budget per second, best-effort ages and queue cap. */
@@ -113,6 +117,9 @@ export async function startBridge(
   const running = new AbortController();
   const nextSeq = createSequence();
   const recentWindowMs = config.reconcileWindowHours * 3600_000;
+  const nudgeAfterMs = config.lifecycle.nudgeAfterMs === undefined
+    ? undefined
+    : timings.nudgeAfterMs ?? config.lifecycle.nudgeAfterMs;
 
   const services = buildServices(config, {
     kv,
@@ -186,7 +193,7 @@ export async function startBridge(
         replied: (userId) => agentTyping.replied(userId),
         log,
       }),
-      { recentWindowMs },
+      { recentWindowMs, trackLastSpeaker: nudgeAfterMs !== undefined },
     ),
   });
 
@@ -309,6 +316,17 @@ export async function startBridge(
     "chatwoot health": checkChatwoot,
     "reconcile": reconcile,
     "presence": refreshPresence,
+    "nudge stale tickets": () =>
+      nudgeAfterMs === undefined ? Promise.resolve() : nudgeStaleTickets({
+        waits: createAnswerWaits(kv),
+        tickets,
+        conversations,
+        chatwoot,
+        inbox,
+        mailbox,
+        afterMs: nudgeAfterMs,
+        log,
+      }),
   };
 
   // ------------------------------------------------------------ start

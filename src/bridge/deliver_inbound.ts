@@ -41,6 +41,7 @@ export function inboundDeliverers(deps: InboundDeliveryDeps): Deliverers<"in"> {
               discordMessageIds: [dm.messageId],
               conversationId: forwarded.conversationId,
             },
+            lastSpeaker: { conversationId: forwarded.conversationId, who: "user" },
           }
           : {}),
       };

@@ -44,6 +44,9 @@ export function outboundDeliverers(deps: OutboundDeliveryDeps): Deliverers<"out"
         },
         // Marked delivered by an item of its own: a failing status update never resends.
         ...(markDelivered ? { followUps: [deliveryStatusFor(reply)] } : {}),
+        ...(outcome.status === "delivered"
+          ? { lastSpeaker: { conversationId: reply.conversationId, who: "agent" } }
+          : {}),
       };
     },
     notice: (notice) => sendNotice(replies, notice),

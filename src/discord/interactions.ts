@@ -30,6 +30,7 @@ import { handleInteractiveInteraction } from "./interactive_interactions.ts";
 import type { BrandingConfig } from "../config.ts";
 import { renderEmbed, renderRows } from "./embeds.ts";
 import { pickTopic, TOPIC_CUSTOM_ID_PREFIX } from "../bridge/topics.ts";
+import { answerNudge, NUDGE_CUSTOM_ID_PREFIX } from "../bridge/nudges.ts";
 import type { DiscordBot } from "./gateway.ts";
 
 const EPHEMERAL = 64;
@@ -226,6 +227,20 @@ export async function handleInteraction(
           components: renderRows(outcome.rows),
         } as never);
       }
+      return;
+    }
+    if (customId.startsWith(NUDGE_CUSTOM_ID_PREFIX) && i.type === 3) {
+      await respond(InteractionResponseTypes.DeferredUpdateMessage);
+      const { result, rows } = await answerNudge(deps.commands, userId, customId);
+      if (rows) {
+        await deps.bot.helpers.editOriginalInteractionResponse(i.token, {
+          components: renderRows(rows),
+        } as never);
+      }
+      await deps.bot.helpers.sendFollowupMessage(i.token, {
+        embeds: [embed(result)],
+        flags: EPHEMERAL,
+      });
       return;
     }
     if (!customId.startsWith(CSAT_CUSTOM_ID_PREFIX)) return;

@@ -17,6 +17,9 @@
  * csat/<uuid>                                 → CsatPrompt (who was asked, and whether they rated)
  * interactive/<chatwootMessageId>             → InteractivePrompt (whose it is, what was answered)
  * topic_pick/<discordUserId>                  → TopicPick: the topic menu shown before a new ticket
+ * last_agent/<conversationId>                 → {userId, at}: an agent's last reply reached the user
+ * last_user/<conversationId>                  → at: the user's last message in it (NUDGE_AFTER_HOURS)
+ * nudged/<conversationId>                     → at: the "Still need help?" check-in was sent
  * gateway_leader                              → which instance holds the Discord gateway
  * link_cw/<chatwootMessageId>                 → Discord message ids it was delivered as
  * link_dc/<discordMessageId>                  → Chatwoot message id it belongs to
@@ -66,6 +69,10 @@ export const keys = {
   csat: (uuid: string) => ["csat", uuid] as const,
   interactive: (chatwootMessageId: number) => ["interactive", chatwootMessageId] as const,
   topicPick: (userId: string) => ["topic_pick", userId] as const,
+  lastAgent: (conversationId: number) => ["last_agent", conversationId] as const,
+  allLastAgent: () => ["last_agent"] as const,
+  lastUser: (conversationId: number) => ["last_user", conversationId] as const,
+  nudged: (conversationId: number) => ["nudged", conversationId] as const,
   gatewayLeader: () => ["gateway_leader"] as const,
   linkFromChatwoot: (chatwootMessageId: number) => ["link_cw", chatwootMessageId] as const,
   linkFromDiscord: (discordMessageId: string) => ["link_dc", discordMessageId] as const,

@@ -1,0 +1,55 @@
+/**
+ * Who spoke last in each conversation, for the stale-ticket check-in
+ * (NUDGE_AFTER_HOURS, bridge/nudges.ts): an agent's reply delivered and the
+ * user's message forwarded are recorded with the items that make them (see
+ * completions.ts); a check-in sent is recorded once. Kept 30 days.
+ */
+import type { AnswerWaits } from "../bridge/nudges.ts";
+import { keys } from "./keys.ts";
+import type { KvRecord } from "./records.ts";
+
+const KEEP_MS = 30 * 24 * 3600_000;
+
+export function agentRepliedRecord(conversationId: number, userId: string, at: number): KvRecord {
+  return { key: keys.lastAgent(conversationId), value: { userId, at }, expireIn: KEEP_MS };
+}
+
+export function userWroteRecord(conversationId: number, at: number): KvRecord {
+  return { key: keys.lastUser(conversationId), value: at, expireIn: KEEP_MS };
+}
+
+export function createAnswerWaits(kv: Deno.Kv): AnswerWaits {
+  return {
+    async *agentLastBefore(beforeMs, max) {
+      let seen = 0;
+      for await (
+        const e of kv.list<{ userId: string; at: number }>({ prefix: keys.allLastAgent() })
+      ) {
+        const conversationId = e.key[1];
+        if (typeof conversationId !== "number" || e.value.at > beforeMs) continue;
+        const [user, nudged] = await kv.getMany<[number, number]>([
+          keys.lastUser(conversationId),
+          keys.nudged(conversationId),
+        ]);
+        // The user answered since, or was checked in with since their last message.
+        if (user.value !== null && user.value >= e.value.at) continue;
+        if (nudged.value !== null && nudged.value > (user.value ?? 0)) continue;
+        yield { conversationId, userId: e.value.userId, agentAt: e.value.at };
+        if (++seen >= max) return;
+      }
+    },
+    async markNudged(conversationId, at) {
+      const key = keys.nudged(conversationId);
+      return (await kv.atomic().check({ key, versionstamp: null }).set(key, at, {
+        expireIn: KEEP_MS,
+      }).commit()).ok || await replaceOlder(kv, key, at);
+    },
+  };
+}
+
+/** A check-in recorded before the user's last message gives way to this one. */
+async function replaceOlder(kv: Deno.Kv, key: Deno.KvKey, at: number): Promise<boolean> {
+  const current = await kv.get<number>(key);
+  if (current.value !== null && current.value >= at) return false;
+  return (await kv.atomic().check(current).set(key, at, { expireIn: KEEP_MS }).commit()).ok;
+}
