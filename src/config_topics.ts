@@ -11,6 +11,13 @@ import { z } from "zod";
 import { blankAsUnset } from "./config_fields.ts";
 import type { Topic } from "./bridge/prompts.ts";
 
+/**
+ * What Discord takes as a select option's emoji: one Unicode emoji (with its
+ * modifiers, joiners and keycaps) or a custom one, `<:name:id>` / `<a:name:id>`.
+ */
+const EMOJI =
+  /^(?:<a?:\w{2,32}:\d{17,20}>|(?:[#*0-9]\uFE0F?\u20E3|\p{Regional_Indicator}{2}|\p{Extended_Pictographic}[\uFE0F\u{1F3FB}-\u{1F3FF}]*(?:\u200D\p{Extended_Pictographic}[\uFE0F\u{1F3FB}-\u{1F3FF}]*)*))$/u;
+
 /** One Discord select menu holds 25 options. */
 const MAX_TOPICS = 25;
 
@@ -20,7 +27,10 @@ const topicSchema = z.object({
     "label: at most 100 characters",
   ),
   description: z.string().trim().max(100, "description: at most 100 characters").optional(),
-  emoji: z.string().trim().max(64).optional(),
+  emoji: z.string().trim().regex(
+    EMOJI,
+    'emoji: one emoji (e.g. "💳") or a custom emoji written <:name:id>',
+  ).optional(),
   team: z.number().int().positive("team: a Chatwoot team id").optional(),
   labels: z.array(
     z.string().trim().min(1).max(255).regex(/^[^\s,]+$/, "labels: no spaces or commas"),

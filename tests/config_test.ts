@@ -295,3 +295,32 @@ Deno.test(".env.example holds the defaults: filled in with the required values i
   assert.ok(fromExample.ok && fromNothing.ok);
   assert.deepEqual(fromExample.config, fromNothing.config);
 });
+
+Deno.test("TICKET_TOPICS: emoji Discord can show are taken; anything else names the variable and what is expected", () => {
+  for (
+    const emoji of [
+      "💳",
+      "🐞",
+      "👍🏽",
+      "🇺🇸",
+      "1️⃣",
+      "👩‍💻",
+      "<:billing:123456789012345678>",
+      "<a:spin:123456789012345678>",
+    ]
+  ) {
+    const result = loadConfig({ ...valid, TICKET_TOPICS: JSON.stringify([{ label: "A", emoji }]) });
+    assert.ok(result.ok, `${emoji}: ${!result.ok && result.problems.join("; ")}`);
+  }
+  for (const bad of [":credit_card:", "billing", "💳 billing", "<:x:1>"]) {
+    const result = loadConfig({
+      ...valid,
+      TICKET_TOPICS: JSON.stringify([{ label: "A", emoji: bad }]),
+    });
+    assert.ok(!result.ok, bad);
+    assert.match(result.problems.join("\n"), /TICKET_TOPICS.*emoji/);
+  }
+  const broken = loadConfig({ ...valid, TICKET_TOPICS: "[{label:" });
+  assert.ok(!broken.ok);
+  assert.match(broken.problems.join("\n"), /TICKET_TOPICS.*JSON array of topics/);
+});

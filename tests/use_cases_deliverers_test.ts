@@ -82,6 +82,7 @@ Deno.test("deliverers: a dm's completion records the relayed message and where t
       discordMessageIds: [FIRST],
       conversationId: message.conversationId,
     },
+    lastSpeaker: { conversationId: message.conversationId, who: "user" },
   });
 });
 

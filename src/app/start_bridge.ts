@@ -19,11 +19,12 @@ import { acceptDm, acceptMessageEvent, createSequence } from "../bridge/intake.t
 import type { AttachmentMemory, InteractionReplies, Logger, MailboxPort } from "../bridge/ports.ts";
 import { tellSender } from "../bridge/undelivered.ts";
 import type { Config } from "../config.ts";
-import { renderEmbed } from "../discord/embeds.ts";
+import { renderEmbed, renderRows } from "../discord/embeds.ts";
 import { handleInteraction, type InteractionDeps } from "../discord/interactions.ts";
 import type { GatewayTimings } from "../discord/reconnect_policy.ts";
 import type { RequestSchedulerSettings } from "../discord/request_scheduler.ts";
 import { gatewayLeadership } from "../jobs/gateway_leader.ts";
+import { createPatternSandbox } from "./pattern_sandbox.ts";
 import { Mailboxes } from "../jobs/mailbox.ts";
 import { catchUpMissedDms, reconcileMissedReplies } from "../jobs/recovery.ts";
 import { nudgeStaleTickets } from "../bridge/nudges.ts";
@@ -157,9 +158,10 @@ export async function startBridge(
     agentTypingMaxMs: timings.agentTypingMaxMs,
   });
   const interactionReplies: InteractionReplies = {
-    async editReply(token, embed) {
+    async editReply(token, embed, rows) {
       await discord.bot.helpers.editOriginalInteractionResponse(token, {
         embeds: [renderEmbed(embed, config.branding)],
+        ...(rows ? { components: renderRows(rows) } : {}),
       });
     },
   };
@@ -224,6 +226,7 @@ export async function startBridge(
       log,
     });
   const refreshPresence = presenceRefresher(config, services, log);
+  const patterns = createPatternSandbox();
   const interactionDeps: InteractionDeps = {
     bot: discord.bot,
     ticketCommand: config.ticketCommand,
@@ -239,6 +242,8 @@ export async function startBridge(
     csat,
     csatTexts: config.csat,
     interactive: services.interactive,
+    tickets,
+    patterns,
     topics: {
       topics: config.topics.list,
       picks: services.topicPicks,
@@ -367,6 +372,7 @@ export async function startBridge(
       await server.shutdown();
       await mailboxes.stop();
       discordRest.stop();
+      patterns.close();
       if (ownsKv) kv.close();
       log.info("stopped");
     },

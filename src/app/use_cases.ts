@@ -39,6 +39,7 @@ export function mailboxUseCases(
     timeoutMs: config.topics.timeoutMs,
     picks: services.topicPicks,
     mailbox: deps.mailbox,
+    replies: deps.replies,
     log,
   };
   return {
@@ -61,7 +62,8 @@ export function mailboxUseCases(
         ...(config.topics.list.length
           ? {
             topics: {
-              forNewTicket: (userId: string) => topicForNewTicket(topicDeps, userId),
+              forNewTicket: (userId: string, via?: { interactionToken: string }) =>
+                topicForNewTicket(topicDeps, userId, via),
               opened: (userId: string) => services.topicPicks.clear(userId),
             },
           }
@@ -70,7 +72,13 @@ export function mailboxUseCases(
         log,
       },
       changes: { chatwoot, tickets, links, log },
-      answers: { chatwoot, tickets, inbox: services.inbox, log },
+      answers: {
+        chatwoot,
+        tickets,
+        conversations: services.conversations,
+        inbox: services.inbox,
+        log,
+      },
       csat: csatDeps,
       replies: deps.replies,
       log,

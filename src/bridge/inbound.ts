@@ -146,7 +146,7 @@ async function postToChatwoot(
   log: Logger,
 ): Promise<{ id: number; ticket: ResolvedTicket; created: boolean }> {
   for (let round = 0;; round++) {
-    const { ticket, created } = await resolveTicket(deps, dm.author, settings);
+    const { ticket, created } = await resolveTicket(deps, dm.author, settings, dm.viaCommand);
     // An attempt that may have reached Chatwoot is checked before posting again.
     if (!attempt.firstAttempt) {
       const existing = await findBySourceId(deps.chatwoot, ticket.conversationId, dm.messageId);

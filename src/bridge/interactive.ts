@@ -136,37 +136,70 @@ export type FormCheck =
   | { ok: false; problem: string };
 
 /**
+ * Whether `value` matches a form field's `pattern` as a whole (like the HTML
+ * `pattern` attribute the widget uses). The pattern is Chatwoot's, not ours:
+ * the app runs it where a catastrophic one cannot stall the bridge
+ * (app/pattern_sandbox.ts).
+ */
+export type PatternCheck = (pattern: string, value: string) => Promise<boolean>;
+
+/**
+ * All the answers of a form together are kept (and sent) within this many
+ * bytes: KV holds 64 KiB per value, and the answer travels in one item.
+ */
+export const MAX_FORM_ANSWER_BYTES = 16_000;
+
+/** The longest answer a field of a form with `fieldCount` fields takes (Discord: ≤ 4000). */
+export function answerLimit(fieldCount: number): number {
+  // Four bytes a character at worst: the whole form stays within MAX_FORM_ANSWER_BYTES.
+  return Math.min(
+    MAX_ANSWER_CHARS,
+    Math.floor(MAX_FORM_ANSWER_BYTES / 4 / Math.max(1, fieldCount)),
+  );
+}
+
+/**
  * Checks one part of a form as Chatwoot's widget does: every field filled in,
  * an email field holds an address, a text field matches its pattern, a select
  * field names one of its options (by label or value; the value is kept).
+ * `fieldCount` is the whole form's, which bounds each answer's length.
  */
-export function checkFormPart(fields: FormField[], submitted: Record<string, string>): FormCheck {
-  const values: Record<string, string> = {};
+export async function checkFormPart(
+  fields: FormField[],
+  submitted: Record<string, string>,
+  fieldCount: number,
+  patternMatches: PatternCheck,
+): Promise<FormCheck> {
+  const values: Record<string, string> = Object.create(null);
   for (const [i, field] of fields.entries()) {
-    const value = (submitted[fieldInputId(i)] ?? "").trim();
+    const raw = Object.hasOwn(submitted, fieldInputId(i)) ? submitted[fieldInputId(i)] : "";
+    const value = (typeof raw === "string" ? raw : "").trim();
     if (!value) return { ok: false, problem: `Please fill in “${field.label}”.` };
-    if (value.length > MAX_ANSWER_CHARS) {
-      return { ok: false, problem: `“${field.label}” is too long.` };
+    if (value.length > answerLimit(fieldCount)) {
+      return {
+        ok: false,
+        problem: `“${field.label}” is too long (at most ${answerLimit(fieldCount)} characters).`,
+      };
     }
     if (field.type === "email" && !isEmail(value)) {
       return { ok: false, problem: `“${field.label}” must be an email address.` };
     }
-    if (field.type === "text" && field.pattern && !matchesPattern(field.pattern, value)) {
+    if (field.type === "text" && field.pattern && !(await patternMatches(field.pattern, value))) {
       return {
         ok: false,
         problem: field.patternError || `“${field.label}” is not in the expected form.`,
       };
     }
     if (field.type === "select") {
+      const wanted = value.toLowerCase();
       const option = field.options?.find((o) =>
-        o.value.toLowerCase() === value.toLowerCase() ||
-        o.label.toLowerCase() === value.toLowerCase()
+        o.value.toLowerCase() === wanted || o.label.toLowerCase() === wanted
       );
       if (!option) {
         return {
           ok: false,
           problem: `“${field.label}” must be one of: ${
-            (field.options ?? []).map((o) => o.label).join(", ")
+            (field.options ?? []).map((o) => o.label).join(", ").slice(0, 1500)
           }.`,
         };
       }
@@ -183,20 +216,9 @@ export function fieldInputId(i: number): string {
   return `f${i}`;
 }
 
-/**
- * A pattern from Chatwoot is hostile input: one that does not compile, or a
- * value longer than a sane bound, is not checked (Chatwoot stores the answer
- * all the same). Values are at most 4000 characters, which keeps a
- * catastrophic pattern's cost bounded.
- */
-function matchesPattern(pattern: string, value: string): boolean {
-  let re: RegExp;
-  try {
-    re = new RegExp(pattern);
-  } catch {
-    return true;
-  }
-  return re.test(value);
+/** A value kept under a name Chatwoot chose (never one inherited from Object.prototype). */
+export function ownValue(record: Record<string, string> | undefined, name: string) {
+  return record && Object.hasOwn(record, name) ? record[name] : undefined;
 }
 
 /** A form's `submitted_values`, in the form's own field order, as the widget sends them. */
@@ -204,5 +226,5 @@ export function formSubmission(
   fields: FormField[],
   values: Record<string, string>,
 ): SubmittedValue[] {
-  return fields.map((f) => ({ name: f.name, value: values[f.name] ?? "" }));
+  return fields.map((f) => ({ name: f.name, value: ownValue(values, f.name) ?? "" }));
 }

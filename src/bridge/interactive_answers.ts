@@ -12,6 +12,7 @@ import { isServiceStatus } from "./errors.ts";
 import { findBySourceId } from "./inbound.ts";
 import { mailboxSeqAt } from "./intake.ts";
 import {
+  answerLimit,
   checkFormPart,
   formPart,
   formPartCount,
@@ -19,6 +20,8 @@ import {
   type InteractiveAction,
   isEmail,
   MAX_ANSWER_CHARS,
+  ownValue,
+  type PatternCheck,
 } from "./interactive.ts";
 import {
   describeAnswer,
@@ -29,6 +32,7 @@ import {
 import type { AnswerProgress, InteractiveAnswer } from "./items.ts";
 import type {
   ChatwootPort,
+  ConversationStore,
   InboxSettingsSource,
   Logger,
   MailboxPort,
@@ -39,6 +43,10 @@ import type { InteractivePrompt, InteractiveStore } from "./prompts.ts";
 export interface AnswerIntakeDeps {
   interactive: InteractiveStore;
   mailbox: MailboxPort;
+  /** An answer belongs to the user's current ticket: an older one's would reopen it. */
+  tickets: TicketStore;
+  /** Runs a form field's pattern where it cannot stall the bridge. */
+  patterns: PatternCheck;
   log: Logger;
 }
 
@@ -75,6 +83,9 @@ async function openPrompt(
 ): Promise<{ prompt: InteractivePrompt } | { outcome: AnswerNote }> {
   const prompt = await deps.interactive.get(chatwootMessageId);
   if (!prompt || prompt.userId !== userId) return { outcome: NOT_AVAILABLE };
+  if ((await deps.tickets.get(userId))?.conversationId !== prompt.conversationId) {
+    return { outcome: NOT_AVAILABLE };
+  }
   if (prompt.answer !== undefined) {
     return { outcome: { kind: "note", text: `You already answered: ${prompt.answer}` } };
   }
@@ -115,8 +126,8 @@ export async function modalFor(
         placeholder: f.type === "select"
           ? `One of: ${(f.options ?? []).map((o) => o.label).join(", ")}`.slice(0, 100)
           : f.placeholder?.slice(0, 100),
-        value: formValues?.[f.name] ?? f.default,
-        maxLength: f.type === "email" ? 254 : MAX_ANSWER_CHARS,
+        value: ownValue(formValues, f.name) ?? f.default,
+        maxLength: f.type === "email" ? 254 : answerLimit(content.fields.length),
       })),
     };
   }
@@ -176,7 +187,12 @@ export async function acceptAnswer(
   if (content.type === "form" && action.action === "form") {
     const fields = formPart(content.fields, action.part);
     if (!fields.length) return NOT_AVAILABLE;
-    const check = checkFormPart(fields, input.fields ?? {});
+    const check = await checkFormPart(
+      fields,
+      input.fields ?? {},
+      content.fields.length,
+      deps.patterns,
+    );
     if (!check.ok) return { kind: "note", text: `${check.problem} Press the button to try again.` };
     await valid();
     const saved = await deps.interactive.update(chatwootMessageId, (p) => ({
@@ -246,6 +262,7 @@ async function queueAnswer(
 export interface AnswerDeliveryDeps {
   chatwoot: ChatwootPort;
   tickets: TicketStore;
+  conversations: ConversationStore;
   inbox: InboxSettingsSource;
   log: Logger;
 }
@@ -296,7 +313,9 @@ export async function deliverAnswer(
       log.info("email not set on the contact: another contact has it");
     }
   }
-  if (item.replyText) {
+  // A message in a resolved conversation would reopen it: the answer on the message is enough.
+  const status = (await deps.conversations.get(item.conversationId))?.status;
+  if (item.replyText && status !== "resolved") {
     const sourceId = answerSourceId(item.chatwootMessageId);
     const posted = !attempt.firstAttempt &&
       await findBySourceId(deps.chatwoot, item.conversationId, sourceId) !== undefined;

@@ -49,11 +49,11 @@ export function interactivePieces(
     }
     case "article":
       return [{
-        cards: content.articles.map((a) => ({
+        cards: withinEmbedTotal(content.articles.map((a) => ({
           title: a.title,
           description: a.description || undefined,
           url: a.link,
-        })),
+        }))),
         rows: rowsOf(content.articles.map((a) => ({ label: cut(a.title, 80), url: a.link }))),
       }];
     default:
@@ -80,11 +80,11 @@ function cardsPiece(
 ): InteractivePiece {
   const shown = cards.slice(first, first + CARDS_PER_MESSAGE);
   return {
-    cards: shown.map((c) => ({
+    cards: withinEmbedTotal(shown.map((c) => ({
       title: c.title || undefined,
       description: c.description || undefined,
       imageUrl: c.mediaUrl,
-    })),
+    }))),
     rows: shown.map((c, offset) => ({
       buttons: c.actions.map((a, index): ActionButton =>
         a.type === "link" ? { label: a.text, url: a.uri } : {
@@ -162,6 +162,22 @@ function rowsOf(buttons: ActionButton[]): ComponentRow[] {
     rows.push({ buttons: buttons.slice(i, i + BUTTONS_PER_ROW) });
   }
   return rows;
+}
+
+/** Discord refuses a message whose embeds hold more than 6000 characters in all. */
+const EMBED_TOTAL = 5_800;
+
+/** Cards' descriptions shortened evenly so that the message's embeds fit Discord's total. */
+function withinEmbedTotal(cards: MessageCard[]): MessageCard[] {
+  const titles = cards.reduce((n, c) => n + (c.title?.length ?? 0), 0);
+  const descriptions = cards.reduce((n, c) => n + (c.description?.length ?? 0), 0);
+  if (titles + descriptions <= EMBED_TOTAL) return cards;
+  const each = Math.max(0, Math.floor((EMBED_TOTAL - titles) / cards.length));
+  return cards.map((c) =>
+    c.description && c.description.length > each
+      ? { ...c, description: each > 1 ? cut(c.description, each) : undefined }
+      : c
+  );
 }
 
 function cut(text: string, max: number): string {

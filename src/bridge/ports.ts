@@ -1,6 +1,6 @@
-import type { SubmittedValue } from "./interactive.ts";
+import type { InteractiveContent, SubmittedValue } from "./interactive.ts";
 import type { Topic } from "./prompts.ts";
-import type { NoticeEmbed } from "./items.ts";
+import type { ComponentRow, NoticeEmbed } from "./items.ts";
 import type { WorkingDay } from "./working_hours.ts";
 
 /**
@@ -83,6 +83,8 @@ export interface ChatwootMessage {
   senderType?: string;
   /** Names of the files attached. */
   fileNames?: string[];
+  /** Options, cards, a form, …: read like the webhook's. */
+  interactive?: InteractiveContent;
 }
 
 export type { DownloadOutcome, UploadFile } from "./files.ts";
@@ -243,7 +245,8 @@ export interface TicketStore {
 
 /** Answers an interaction (its token lives 15 minutes). */
 export interface InteractionReplies {
-  editReply(interactionToken: string, embed: NoticeEmbed): Promise<void>;
+  /** Shows `embed` (and components) as the interaction's answer; fails once the token expired. */
+  editReply(interactionToken: string, embed: NoticeEmbed, rows?: ComponentRow[]): Promise<void>;
 }
 
 /** What is deduplicated, by id: each kind is kept as long as it can come again (store/seen.ts). */

@@ -32,7 +32,10 @@ export interface TicketDeps {
   /** Topic intake (topics.ts): absent or empty, a new ticket opens at once. */
   topics?: {
     /** The new ticket's topic; throws WaitForUser while the user has not picked. */
-    forNewTicket(userId: string): Promise<Topic | undefined>;
+    forNewTicket(
+      userId: string,
+      viaCommand?: { interactionToken: string },
+    ): Promise<Topic | undefined>;
     /** The ticket opened: the next new ticket asks again. */
     opened(userId: string): Promise<void>;
   };
@@ -76,6 +79,8 @@ export async function resolveTicket(
   deps: TicketDeps,
   author: DiscordAuthor,
   settings: InboxSettings,
+  /** The DM came with the ticket command (the topic menu goes into its answer). */
+  viaCommand?: { interactionToken: string },
 ): Promise<{ ticket: ResolvedTicket; created: boolean }> {
   const known = await deps.tickets.get(author.id);
   if (known?.blocked) throw new ContactBlocked(author.id);
@@ -104,7 +109,7 @@ export async function resolveTicket(
   ) {
     // The contact is kept while the user picks a topic (the DM waits; see topics.ts).
     if (isNew && deps.topics) await deps.tickets.save(record);
-    topic = await deps.topics?.forNewTicket(author.id);
+    topic = await deps.topics?.forNewTicket(author.id, viaCommand);
     conversationId = (await deps.chatwoot.createConversation({
       contactId: record.contactId,
       sourceId: record.sourceId,

@@ -13,7 +13,7 @@ import { WaitForUser } from "./errors.ts";
 import { mailboxSeqAt } from "./intake.ts";
 import type { ComponentRow, UserNotice } from "./items.ts";
 import { notice } from "./notices.ts";
-import type { ChatwootPort, Logger, MailboxPort } from "./ports.ts";
+import type { ChatwootPort, InteractionReplies, Logger, MailboxPort } from "./ports.ts";
 import type { Topic, TopicPick, TopicPickStore } from "./prompts.ts";
 
 export type { Topic, TopicPick, TopicPickStore };
@@ -23,9 +23,14 @@ export interface TopicDeps {
   timeoutMs: number;
   picks: TopicPickStore;
   mailbox: MailboxPort;
+  /** The ticket command's message asks in its own (private) answer. */
+  replies: InteractionReplies;
   log: Logger;
   now?: () => number;
 }
+
+/** A pick this long past its menu's deadline is left over (kept at most a day, see the store). */
+const STALE_AFTER_DEADLINE_MS = 3600_000;
 
 /** Custom ids of the topic menu: `topic:<askedAt>`. */
 export const TOPIC_CUSTOM_ID_PREFIX = "topic:";
@@ -38,10 +43,17 @@ export const TOPIC_CUSTOM_ID_PREFIX = "topic:";
 export async function topicForNewTicket(
   deps: TopicDeps,
   userId: string,
+  /** The message came with the ticket command: the menu goes into the command's answer. */
+  viaCommand?: { interactionToken: string },
 ): Promise<Topic | undefined> {
   if (!deps.topics.length) return undefined;
   const now = (deps.now ?? Date.now)();
-  const pick = await deps.picks.start(userId, { askedAt: now, deadline: now + deps.timeoutMs });
+  let pick = await deps.picks.start(userId, { askedAt: now, deadline: now + deps.timeoutMs });
+  // A pick left over from a ticket whose opening was cut short long ago is not this ticket's.
+  if (now > pick.deadline + STALE_AFTER_DEADLINE_MS) {
+    await deps.picks.clear(userId);
+    pick = await deps.picks.start(userId, { askedAt: now, deadline: now + deps.timeoutMs });
+  }
   if (pick.picked !== undefined) return deps.topics.find((t) => t.label === pick.picked);
   if (now >= pick.deadline) {
     deps.log.info("no topic picked in time: the ticket opens without one", {
@@ -49,15 +61,21 @@ export async function topicForNewTicket(
     });
     return undefined;
   }
-  if (pick.askedAt === now) {
-    await deps.mailbox.append({
-      dir: "out",
-      userId,
-      items: [{ seq: mailboxSeqAt("out", now), item: topicMenu(deps.topics, userId, pick) }],
-      dedupe: { kind: "notice", id: `topic:${userId}:${pick.askedAt}` },
-    });
-    deps.log.info("topic menu sent", { discordUserId: userId });
+  const menu = topicMenu(deps.topics, userId, pick);
+  if (viaCommand) {
+    // Shown where the user is (any server or DM), not in DMs they may have closed.
+    const shown = await deps.replies.editReply(viaCommand.interactionToken, menu.embed, menu.rows)
+      .then(() => true, () => false);
+    if (shown) throw new WaitForUser(pick.deadline, "waiting for the user to pick a topic");
   }
+  // Queued on every attempt until picked (the dedupe key sends it once): a failed append retries.
+  const queued = await deps.mailbox.append({
+    dir: "out",
+    userId,
+    items: [{ seq: mailboxSeqAt("out", now), item: menu }],
+    dedupe: { kind: "notice", id: `topic:${userId}:${pick.askedAt}` },
+  });
+  if (queued) deps.log.info("topic menu sent", { discordUserId: userId });
   throw new WaitForUser(pick.deadline, "waiting for the user to pick a topic");
 }
 

@@ -18,6 +18,9 @@ export function csatUuidFrom(content: string): string | undefined {
 
 const DISCORD_ID = /^\d{17,20}$/;
 
+/** Content types shown as Discord components (when their content can be read and fits). */
+const INTERACTIVE_TYPES = new Set(["input_select", "cards", "form", "article", "input_email"]);
+
 /**
  * The Discord user a conversation belongs to: the contact identifier
  * `discord:<id>` first, else the contact inbox source id (`<id>`, or
@@ -80,7 +83,8 @@ export function routeMessageEvent(
       },
     };
   }
-  if (event.content.trim() === "" && !event.attachments?.length && !event.interactive) {
+  const unshown = INTERACTIVE_TYPES.has(event.contentType) && !event.interactive;
+  if (event.content.trim() === "" && !event.attachments?.length && !event.interactive && !unshown) {
     return { action: "drop", reason: "no text" };
   }
   return {
@@ -90,7 +94,10 @@ export function routeMessageEvent(
       discordUserId,
       conversationId: event.conversationId,
       chatwootMessageId: event.messageId,
-      content: toDiscordMarkdown(event.content),
+      content: [
+        toDiscordMarkdown(event.content),
+        unshown ? "_(This message has choices or a form that Discord cannot show.)_" : "",
+      ].filter((t) => t.trim() !== "").join("\n\n"),
       ...(event.inReplyTo !== undefined || event.inReplyToExternalId
         ? { replyTo: { chatwootId: event.inReplyTo, externalId: event.inReplyToExternalId } }
         : {}),

@@ -20,6 +20,7 @@ import type {
 } from "../bridge/ports.ts";
 import { createApiCall } from "./api_call.ts";
 import { createClientApi } from "./client_api.ts";
+import { messageSchema, readMessage } from "./message_json.ts";
 import { createAttachmentDownloader } from "./attachments.ts";
 import { type ChatwootSetupReader, createSetupReader } from "./setup_reader.ts";
 
@@ -60,24 +61,6 @@ const conversationSchema = z.object({
   status: z.string(),
   last_activity_at: z.number().nullish(),
   timestamp: z.number().nullish(),
-});
-
-const MESSAGE_TYPES = ["incoming", "outgoing", "activity", "template"];
-
-const messageSchema = z.object({
-  id: z.number(),
-  source_id: z.string().nullish(),
-  message_type: z.union([z.number(), z.string()]).nullish(),
-  private: z.boolean().nullish(),
-  content: z.string().nullish(),
-  content_type: z.string().nullish(),
-  created_at: z.number().nullish(),
-  sender: z.object({
-    name: z.string().nullish(),
-    available_name: z.string().nullish(),
-    type: z.string().nullish(),
-  }).nullish().catch(null),
-  attachments: z.array(z.object({ data_url: z.string().nullish() })).nullish().catch(null),
 });
 
 const schemas = {
@@ -368,32 +351,4 @@ export function createChatwootClient(options: ChatwootClientOptions): ChatwootCl
       return { id: res.id };
     },
   };
-}
-
-function readMessage(m: z.infer<typeof messageSchema>): ChatwootMessage {
-  const name = m.sender?.available_name || m.sender?.name;
-  const files = (m.attachments ?? []).map((a) => fileNameOf(a.data_url ?? ""));
-  return {
-    id: m.id,
-    sourceId: m.source_id ?? null,
-    messageType: typeof m.message_type === "number"
-      ? MESSAGE_TYPES[m.message_type] ?? "unknown"
-      : m.message_type ?? "unknown",
-    private: m.private ?? false,
-    content: m.content ?? "",
-    contentType: m.content_type ?? "text",
-    createdAt: m.created_at ?? 0,
-    ...(name ? { senderName: name } : {}),
-    ...(m.sender?.type ? { senderType: m.sender.type } : {}),
-    ...(files.length ? { fileNames: files } : {}),
-  };
-}
-
-/** The file name at the end of an attachment's link. */
-function fileNameOf(url: string): string {
-  try {
-    return decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "") || "file";
-  } catch {
-    return "file";
-  }
 }

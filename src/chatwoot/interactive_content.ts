@@ -22,6 +22,13 @@ export const MAX_CARDS = 10;
 export const MAX_ARTICLES = 10;
 /** Five modals of five fields. */
 export const MAX_FORM_FIELDS = 25;
+/** A select field is typed into a text box and checked: more choices than a menu holds are fine. */
+export const MAX_FIELD_OPTIONS = 100;
+/**
+ * An interactive message is stored with its reply (KV: 64 KiB per value, the
+ * text itself up to 48 KB) and with its prompt: its JSON stays within this.
+ */
+export const MAX_INTERACTIVE_BYTES = 12_000;
 
 /** Any value (absent included) as a string of at most `max` characters: "" when not text. */
 const text = (max: number) =>
@@ -29,10 +36,15 @@ const text = (max: number) =>
     typeof v === "string" ? v.slice(0, max) : typeof v === "number" ? String(v) : ""
   );
 
-const itemsOf = <T extends z.ZodTypeAny>(item: T) =>
-  z.object({ items: z.array(z.unknown()).max(1000) }).transform(({ items }) =>
-    items.map((i) => item.safeParse(i)).filter((r) => r.success).map((r) => r.data as z.infer<T>)
+/** The entries of a list that parse; a bad one is left out alone, never the whole list. */
+const eachOf = <T extends z.ZodTypeAny>(entry: T, max: number) =>
+  z.unknown().optional().transform((list) =>
+    (Array.isArray(list) ? list.slice(0, 1000) : []).map((i) => entry.safeParse(i))
+      .filter((r) => r.success).map((r) => r.data as z.infer<T>).slice(0, max)
   );
+
+const itemsOf = <T extends z.ZodTypeAny>(item: T) =>
+  z.object({ items: eachOf(item, 1000) }).transform(({ items }) => items);
 
 /** Only http(s) links reach Discord (a link button with any other scheme is refused). */
 export function webLink(value: unknown): string | undefined {
@@ -71,7 +83,7 @@ const card = z.object({
   title: text(256),
   description: text(2000),
   media_url: z.unknown().optional(),
-  actions: z.array(action).max(50).catch([]),
+  actions: eachOf(action, 50),
 }).transform((c): Card => ({
   title: c.title,
   description: c.description,
@@ -95,7 +107,7 @@ const field = z.object({
   default: text(4000),
   pattern: text(500),
   pattern_error: text(200),
-  options: z.array(z.object({ label: text(100), value: text(100) })).max(25).catch([]),
+  options: eachOf(z.object({ label: text(100), value: text(100) }), MAX_FIELD_OPTIONS),
 }).transform((f): FormField | undefined => {
   const type = FIELD_TYPES[f.type];
   if (!type || !f.name) return undefined;
@@ -134,6 +146,42 @@ export function readInteractiveContent(
   contentType: string,
   attributes: unknown,
 ): InteractiveContent | undefined {
+  const content = readContent(contentType, attributes);
+  return content && withinBudget(content);
+}
+
+/** What may be shortened to fit: shown text only, never what is sent back or links. */
+const SHORTENED = new Set([
+  "title",
+  "description",
+  "label",
+  "placeholder",
+  "default",
+  "patternError",
+]);
+
+/**
+ * The content within MAX_INTERACTIVE_BYTES: long shown texts cut shorter and
+ * shorter; undefined when even that does not fit (the message is then relayed
+ * as its text, and the reason logged by the caller).
+ */
+function withinBudget(content: InteractiveContent): InteractiveContent | undefined {
+  const size = (c: unknown) => new TextEncoder().encode(JSON.stringify(c)).byteLength;
+  if (size(content) <= MAX_INTERACTIVE_BYTES) return content;
+  for (const max of [500, 200, 80, 40]) {
+    const cut = JSON.parse(
+      JSON.stringify(content),
+      (key, value) =>
+        SHORTENED.has(key) && typeof value === "string" && value.length > max
+          ? `${value.slice(0, max - 1)}…`
+          : value,
+    );
+    if (size(cut) <= MAX_INTERACTIVE_BYTES) return cut;
+  }
+  return undefined;
+}
+
+function readContent(contentType: string, attributes: unknown): InteractiveContent | undefined {
   switch (contentType) {
     case "input_email":
       return { type: "input_email" };

@@ -23,8 +23,8 @@ import {
   type CsatTexts,
   ratingAllowed,
 } from "../bridge/csat.ts";
-import { readInteractiveCustomId } from "../bridge/interactive.ts";
-import type { CsatStore, Logger, MailboxPort } from "../bridge/ports.ts";
+import { type PatternCheck, readInteractiveCustomId } from "../bridge/interactive.ts";
+import type { CsatStore, Logger, MailboxPort, TicketStore } from "../bridge/ports.ts";
 import type { InteractiveStore } from "../bridge/prompts.ts";
 import { handleInteractiveInteraction } from "./interactive_interactions.ts";
 import type { BrandingConfig } from "../config.ts";
@@ -86,6 +86,9 @@ export interface InteractionDeps {
   csat: CsatStore;
   csatTexts: CsatTexts;
   interactive: InteractiveStore;
+  tickets: TicketStore;
+  /** Runs form patterns where they cannot stall the bridge (app/pattern_sandbox.ts). */
+  patterns: PatternCheck;
   /** The topic menu's picks (topics.ts). */
   topics: Parameters<typeof pickTopic>[0];
   mailbox: MailboxPort;

@@ -9,6 +9,12 @@
  * 50007 for users whose DMs are closed, 4004 for a wrong token at IDENTIFY,
  * and a 400 / 50035 "Invalid Form Body" for embeds, message components and
  * modals outside Discord's limits (see `formProblems`).
+ *
+ * It also has one guild with a text channel (`fallbackChannelId`) where the bot
+ * can open threads (private or public), add guild members to them and post in
+ * them; users write in threads they belong to (`sendThreadMessage`). Guild
+ * message events reach only sessions that asked for GUILD_MESSAGES, with their
+ * content blanked without MESSAGE_CONTENT, as Discord does.
  */
 
 export interface RecordedRequest {
@@ -76,6 +82,52 @@ export interface DmInput {
   bot?: boolean;
 }
 
+/** A user writing in a thread of the fake guild (see `sendThreadMessage`). */
+export interface ThreadMessageInput {
+  userId: string;
+  threadId: string;
+  content: string;
+  username?: string;
+  globalName?: string | null;
+  /** Served from the fake CDN, like `sendDm`'s files. */
+  files?: (FakeFile & { url?: string; size?: number })[];
+  /** The message this one replies to. */
+  replyTo?: string;
+  mentions?: { id: string; username: string; global_name?: string | null }[];
+}
+
+/**
+ * A thread in the fake guild, as Discord's channel object has it, plus who is in
+ * it (`members`; Discord answers `member_count`, capped at 50).
+ */
+export interface FakeThread {
+  id: string;
+  /** 11 public, 12 private. */
+  type: 11 | 12;
+  guild_id: string;
+  parent_id: string;
+  name: string;
+  owner_id: string;
+  thread_metadata: {
+    archived: boolean;
+    archive_timestamp: string;
+    auto_archive_duration: number;
+    locked: boolean;
+    invitable: boolean;
+    create_timestamp: string;
+  };
+  message_count: number;
+  total_message_sent: number;
+  last_message_id: string | null;
+  members: Set<string>;
+}
+
+/** Gateway intents the fake looks at (reference/discord.md §1.3). */
+export const GUILD_MESSAGES = 1 << 9;
+export const MESSAGE_CONTENT = 1 << 15;
+const MESSAGE_EVENTS = ["MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"];
+const AUTO_ARCHIVE_MINUTES = [60, 1440, 4320, 10080];
+
 /**
  * How the fake gateway treats one connection attempt (see `failNextConnections`):
  * - refuse: answers the WebSocket upgrade with this HTTP status (Discord down, a proxy's 503);
@@ -125,8 +177,20 @@ export class FakeDiscord {
   readonly reactions: { channelId: string; messageId: string; emoji: string }[] = [];
   readonly identifies: unknown[] = [];
   readonly gatewayOps: { op: number; d: unknown }[] = [];
-  /** Users whose DMs are closed: sends to them fail with 403 / 50007. */
+  /**
+   * Users whose DMs are closed: sends to them fail with 403 / 50007 (opening the
+   * DM channel still works, as on Discord). Delete a user to open their DMs again.
+   */
   readonly closedDms = new Set<string>();
+  /** The one guild the bot is in, and its text channel for threads. */
+  readonly guildId: string;
+  readonly fallbackChannelId: string;
+  /** User ids in the guild (tests add users); the bot is always a member. */
+  readonly guildMembers = new Set<string>();
+  /** Threads the bot opened, by id. */
+  readonly threads = new Map<string, FakeThread>();
+  /** The `intents` of every IDENTIFY, in order (refused ones included). */
+  readonly identifiedIntents: number[] = [];
   registeredCommands: unknown[] = [];
   /** The application's public key, as General Information shows it. */
   verifyKey = "a".repeat(64);
@@ -178,6 +242,23 @@ export class FakeDiscord {
     string,
     { type: number; data?: Record<string, unknown> }
   >();
+  /** The bot's own answers to interactions (type 4/5, often ephemeral), by interaction token. */
+  readonly #responseMessages = new Map<string, FakeMessage>();
+
+  /**
+   * The message an interaction's answer is (type 4, or 5 then edited): what
+   * the user sees and may click on, ephemeral when flag 64 was set.
+   */
+  interactionMessage(i: FakeInteraction): FakeMessage | undefined {
+    return this.#responseMessages.get(i.token);
+  }
+
+  /** A bot message by id: one sent to a channel, or an interaction's answer. */
+  #botMessage(id: string): FakeMessage | undefined {
+    return this.sent.find((s) => s.id === id) ??
+      [...this.#responseMessages.values()].find((m) => m.id === id);
+  }
+
   /** Edits of `@original` interaction responses, by interaction token. */
   readonly interactionEdits = new Map<string, Record<string, unknown>[]>();
   /**
@@ -207,6 +288,9 @@ export class FakeDiscord {
   #ready = new Set<WebSocket>();
   #seq = 0;
   #dmChannels = new Map<string, string>();
+  /** Intents by ready socket, and by session id for RESUME. */
+  #socketIntents = new Map<WebSocket, number>();
+  #sessionIntents = new Map<string, number>();
   #channelUsers = new Map<string, string>();
   #heartbeatMs: number;
 
@@ -215,6 +299,9 @@ export class FakeDiscord {
     this.applicationId = options.botId;
     this.token = options.token ?? fakeToken(options.botId);
     this.#heartbeatMs = options.heartbeatMs ?? 41250;
+    this.guildId = snowflake();
+    this.fallbackChannelId = snowflake();
+    this.guildMembers.add(this.botId);
   }
 
   static start(
@@ -276,6 +363,19 @@ export class FakeDiscord {
     return this.sentTo(userId).filter((m) => m.content !== "");
   }
 
+  /** Messages the bot sent into a thread. */
+  sentInThread(threadId: string): FakeMessage[] {
+    return this.sent.filter((m) => m.channel_id === threadId);
+  }
+
+  /** Archives a thread, as Discord does after `auto_archive_duration` without activity. */
+  archiveThread(threadId: string): void {
+    const thread = this.threads.get(threadId);
+    if (!thread) throw new Error(`fake discord: no thread ${threadId}`);
+    thread.thread_metadata.archived = true;
+    thread.thread_metadata.archive_timestamp = new Date().toISOString();
+  }
+
   dmChannelOf(userId: string): string {
     let id = this.#dmChannels.get(userId);
     if (!id) {
@@ -318,6 +418,48 @@ export class FakeDiscord {
     this.dispatch("MESSAGE_DELETE", { id: messageId, channel_id: this.dmChannelOf(userId) });
   }
 
+  /** A user edits their message in a thread: MESSAGE_UPDATE with the guild id. */
+  editThreadMessage(messageId: string, content: string): void {
+    const original = this.userMessages.find((m) => m.id === messageId && m.guild_id)!;
+    original.content = content;
+    original.edited_timestamp = new Date().toISOString();
+    this.dispatch("MESSAGE_UPDATE", { ...original });
+  }
+
+  /** A user deletes their message in a thread: MESSAGE_DELETE carries only ids. */
+  deleteThreadMessage(threadId: string, messageId: string): void {
+    this.dispatch("MESSAGE_DELETE", {
+      id: messageId,
+      channel_id: threadId,
+      guild_id: this.guildId,
+    });
+  }
+
+  /**
+   * A user writes in a thread: a guild MESSAGE_CREATE (`guild_id`, `member`) on
+   * every ready session that asked for GUILD_MESSAGES. Throws when the user is not
+   * in the thread (a private thread they were not added to is invisible to them);
+   * in a public thread a guild member joins by writing. Writing un-archives it.
+   */
+  sendThreadMessage(input: ThreadMessageInput): { messageId: string } {
+    const thread = this.threads.get(input.threadId);
+    if (!thread) throw new Error(`fake discord: no thread ${input.threadId}`);
+    if (!thread.members.has(input.userId)) {
+      if (thread.type !== 11 || !this.guildMembers.has(input.userId)) {
+        throw new Error(`fake discord: user ${input.userId} is not in thread ${thread.id}`);
+      }
+      thread.members.add(input.userId);
+    }
+    const message = this.#authored(input, thread.id, {
+      guild_id: this.guildId,
+      member: guildMember(),
+    });
+    this.#threadActivity(thread, message.id);
+    this.userMessages.push(message);
+    this.dispatch("MESSAGE_CREATE", message);
+    return { messageId: message.id };
+  }
+
   /** A user starts typing in their DM with the bot. */
   startTyping(userId: string): void {
     this.dispatch("TYPING_START", {
@@ -329,8 +471,24 @@ export class FakeDiscord {
 
   /** A user writes to the bot: a MESSAGE_CREATE dispatch on every ready session. */
   sendDm(input: DmInput): { messageId: string; channelId: string } {
-    const messageId = snowflake();
     const channelId = input.guildId ? snowflake() : this.dmChannelOf(input.userId);
+    const message = this.#authored(
+      input,
+      channelId,
+      input.guildId ? { guild_id: input.guildId, member: guildMember() } : { channel_type: 1 },
+    );
+    this.userMessages.push(message);
+    this.dispatch("MESSAGE_CREATE", message);
+    return { messageId: message.id, channelId };
+  }
+
+  /** A user's message as the gateway shows it; its files and stickers go on the fake CDN. */
+  #authored(
+    input: Omit<DmInput, "guildId">,
+    channelId: string,
+    where: Record<string, unknown>,
+  ): Record<string, unknown> & { id: string } {
+    const messageId = snowflake();
     const attachments = (input.files ?? []).map((f) => {
       const id = snowflake();
       const path = `/attachments/${channelId}/${id}/${encodeURIComponent(f.name)}`;
@@ -352,7 +510,7 @@ export class FakeDiscord {
         bytes: new TextEncoder().encode(`sticker ${s.name}`),
       });
     }
-    const message = {
+    return {
       id: messageId,
       channel_id: channelId,
       author: {
@@ -389,11 +547,8 @@ export class FakeDiscord {
       type: 0,
       flags: 0,
       nonce: messageId,
-      ...(input.guildId ? { guild_id: input.guildId } : { channel_type: 1 }),
+      ...where,
     };
-    this.userMessages.push(message);
-    this.dispatch("MESSAGE_CREATE", message);
-    return { messageId, channelId };
   }
 
   /** A user runs a slash command in their DM with the bot. */
@@ -483,7 +638,7 @@ export class FakeDiscord {
     const interaction = { id: snowflake(), token: `itoken-${crypto.randomUUID()}` };
     const channelId = where?.channelId ?? this.dmChannelOf(userId);
     // The message as Discord has it now (a test may hold an older copy), without the fake's bytes.
-    const current = message && (this.sent.find((m) => m.id === message.id) ?? message);
+    const current = message && (this.#botMessage(message.id) ?? message);
     const { files: _bytes, ...shown } = current ?? ({} as FakeMessage);
     this.#interactions.set(interaction.token, {
       id: interaction.id,
@@ -533,7 +688,7 @@ export class FakeDiscord {
 
   /** The message as Discord has it now (the bot's, with its edits, or a user's), by id. */
   messageById(id: string): FakeMessage | undefined {
-    return this.sent.find((m) => m.id === id) ??
+    return this.#botMessage(id) ??
       (this.userMessages.find((m) => m.id === id) as FakeMessage | undefined);
   }
 
@@ -551,9 +706,33 @@ export class FakeDiscord {
     );
   }
 
+  /**
+   * Sends an event to every ready session. Guild message events (a `guild_id`)
+   * go only to sessions whose intents hold GUILD_MESSAGES, and without
+   * MESSAGE_CONTENT their content, embeds, attachments and components are empty
+   * unless the bot wrote the message or is mentioned in it; DMs are unaffected.
+   */
   dispatch(t: string, d: unknown): void {
     const s = ++this.#seq;
-    for (const socket of this.#ready) socket.send(JSON.stringify({ op: 0, t, s, d }));
+    const message = d as Record<string, unknown> | undefined;
+    const inGuild = MESSAGE_EVENTS.includes(t) && typeof message?.guild_id === "string";
+    for (const socket of this.#ready) {
+      const intents = this.#socketIntents.get(socket) ?? 0;
+      if (inGuild && (intents & GUILD_MESSAGES) === 0) continue;
+      const shown = inGuild && (intents & MESSAGE_CONTENT) === 0
+        ? this.#withoutContent(message!)
+        : d;
+      socket.send(JSON.stringify({ op: 0, t, s, d: shown }));
+    }
+  }
+
+  /** A guild message as a session without MESSAGE_CONTENT sees it. */
+  #withoutContent(message: Record<string, unknown>): Record<string, unknown> {
+    const author = message.author as { id?: string } | undefined;
+    const mentions = (message.mentions ?? []) as { id?: string }[];
+    if (author?.id === this.botId || mentions.some((u) => u.id === this.botId)) return message;
+    if (!("content" in message)) return message; // MESSAGE_DELETE: ids only
+    return { ...message, content: "", embeds: [], attachments: [], components: [] };
   }
 
   /** The next `count` connection attempts fail with `fault`; later ones are served normally. */
@@ -626,6 +805,7 @@ export class FakeDiscord {
     socket.onclose = () => {
       this.#sockets.delete(socket);
       this.#ready.delete(socket);
+      this.#socketIntents.delete(socket);
       this.#silent.delete(socket);
     };
     socket.onerror = () => {};
@@ -648,8 +828,10 @@ export class FakeDiscord {
         case 1:
           socket.send(JSON.stringify({ op: 11 }));
           break;
-        case 2:
+        case 2: {
           this.identifies.push(packet.d);
+          const intents = Number(packet.d.intents ?? 0);
+          this.identifiedIntents.push(intents);
           this.sessionStartLimit.remaining = Math.max(0, this.sessionStartLimit.remaining - 1);
           if (fault?.kind === "invalidSession") {
             socket.send(JSON.stringify({ op: 9, d: fault.resumable, s: null, t: null }));
@@ -663,6 +845,9 @@ export class FakeDiscord {
             socket.close(4004, "Authentication failed.");
             return;
           }
+          const sessionId = crypto.randomUUID();
+          this.#sessionIntents.set(sessionId, intents);
+          this.#socketIntents.set(socket, intents);
           this.#ready.add(socket);
           socket.send(JSON.stringify({
             op: 0,
@@ -672,13 +857,14 @@ export class FakeDiscord {
               v: 10,
               user: this.botUser(),
               guilds: [],
-              session_id: crypto.randomUUID(),
+              session_id: sessionId,
               resume_gateway_url: this.gatewayUrl,
               shard: [0, 1],
               application: { id: this.applicationId, flags: 0 },
             },
           }));
           break;
+        }
         case 6:
           if (fault?.kind === "invalidSession") {
             socket.send(JSON.stringify({ op: 9, d: fault.resumable, s: null, t: null }));
@@ -688,6 +874,12 @@ export class FakeDiscord {
             socket.close(4004, "Authentication failed.");
             return;
           }
+          // A resumed session keeps the intents it was identified with.
+          this.#socketIntents.set(
+            socket,
+            this.#sessionIntents.get(String(packet.d.session_id)) ??
+              this.identifiedIntents.at(-1) ?? 0,
+          );
           this.#ready.add(socket);
           socket.send(JSON.stringify({ op: 0, t: "RESUMED", s: ++this.#seq, d: {} }));
           break;
@@ -784,6 +976,15 @@ export class FakeDiscord {
     }
     if (method === "POST" && (m = /^\/channels\/(\d+)\/messages$/.exec(path))) {
       return this.#createMessage(m[1], b);
+    }
+    if (method === "GET" && (m = /^\/channels\/(\d+)$/.exec(path))) {
+      return this.#channel(m[1]);
+    }
+    if (method === "POST" && (m = /^\/channels\/(\d+)\/threads$/.exec(path))) {
+      return this.#startThread(m[1], path, b);
+    }
+    if (method === "PUT" && (m = /^\/channels\/(\d+)\/thread-members\/(\d+)$/.exec(path))) {
+      return this.#addThreadMember(m[1], m[2]);
     }
     if (method === "GET" && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
       const found = [...this.userMessages, ...this.sent].find((x) =>
@@ -902,10 +1103,21 @@ export class FakeDiscord {
     if (problems.length) return this.#invalid("POST", path, problems);
     let target: FakeMessage | undefined;
     if (type === 7 && origin?.messageId) {
-      target = this.sent.find((s) => s.id === origin.messageId);
+      target = this.#botMessage(origin.messageId);
       if (!target) return discordError(404, 10008, "Unknown Message");
     }
     this.interactionResponses.set(id, b as { type: number; data?: Record<string, unknown> });
+    if ((type === 4 || type === 5) && origin) {
+      this.#responseMessages.set(token, {
+        id: snowflake(),
+        channel_id: origin.channelId,
+        author: this.botUser(),
+        content: typeof data?.content === "string" ? data.content : "",
+        embeds: Array.isArray(data?.embeds) ? data.embeds : [],
+        components: Array.isArray(data?.components) ? data.components : [],
+        flags: typeof data?.flags === "number" ? data.flags : 0,
+      });
+    }
     if (type === 9 && data) this.#modals.set(String(data.custom_id), data);
     if (target && data) this.#applyEdit(target, data);
     return new Response(null, { status: 204, headers: rateLimitHeaders() });
@@ -923,14 +1135,20 @@ export class FakeDiscord {
     const answered = origin && this.interactionResponses.get(origin.id)?.type;
     let target: FakeMessage | undefined;
     if (origin?.messageId && (answered === 6 || answered === 7)) {
-      target = this.sent.find((s) => s.id === origin.messageId);
+      target = this.#botMessage(origin.messageId);
       if (!target) return discordError(404, 10008, "Unknown Message");
     }
+    target ??= this.#responseMessages.get(token);
     const edits = this.interactionEdits.get(token) ?? [];
     edits.push(b);
     this.interactionEdits.set(token, edits);
     if (!target) return json({ id: snowflake(), ...b });
-    this.#applyEdit(target, b);
+    if (target === this.#responseMessages.get(token)) {
+      // The interaction's own answer: what the user sees changes; no channel message is edited.
+      for (const key of ["content", "embeds", "components"]) {
+        if (b[key] !== undefined) target[key] = b[key];
+      }
+    } else this.#applyEdit(target, b);
     const { files: _bytes, ...visible } = target;
     return json(visible);
   }
@@ -1007,10 +1225,128 @@ export class FakeDiscord {
     return invalidFormBody(problems);
   }
 
-  #createMessage(channelId: string, b: Record<string, unknown>): Response {
+  /** `GET /channels/{id}`: the guild text channel, a thread, or a DM channel. */
+  #channel(channelId: string): Response {
+    const thread = this.threads.get(channelId);
+    if (thread) return json(threadJson(thread));
+    if (channelId === this.fallbackChannelId) {
+      return json({
+        id: channelId,
+        type: 0,
+        guild_id: this.guildId,
+        name: "support",
+        position: 0,
+        parent_id: null,
+        topic: null,
+        nsfw: false,
+        permission_overwrites: [],
+        last_message_id: null,
+        rate_limit_per_user: 0,
+        default_auto_archive_duration: 1440,
+        flags: 0,
+      });
+    }
     const userId = this.#channelUsers.get(channelId);
     if (!userId) return discordError(404, 10003, "Unknown Channel");
-    if (this.closedDms.has(userId)) {
+    return json({
+      id: channelId,
+      type: 1,
+      last_message_id: null,
+      flags: 0,
+      recipients: [{ id: userId, username: `user${userId.slice(-4)}`, discriminator: "0" }],
+    });
+  }
+
+  /**
+   * `POST /channels/{id}/threads` (Start Thread without Message) in the guild's
+   * text channel: name 1–100, type 11 or 12 (12 when left out, as in API v10),
+   * auto_archive_duration 60/1440/4320/10080 (the channel's 1440 when left out);
+   * else 400 / 50035. The bot owns the thread and is its first member. Not modelled:
+   * the THREAD_CREATE gateway event, permissions, the guild's active-thread limit.
+   */
+  #startThread(parentId: string, path: string, b: Record<string, unknown>): Response {
+    if (parentId !== this.fallbackChannelId) {
+      return this.threads.has(parentId) || this.#channelUsers.has(parentId)
+        ? discordError(400, 50024, "Cannot execute action on this channel type")
+        : discordError(404, 10003, "Unknown Channel");
+    }
+    const problems: string[] = [];
+    text(problems, "name", b.name, { min: 1, max: 100, required: true });
+    const type = b.type ?? 12;
+    if (type !== 11 && type !== 12) problems.push("type: must be 11 or 12 in a text channel");
+    const archiveAfter = b.auto_archive_duration ?? 1440;
+    if (!AUTO_ARCHIVE_MINUTES.includes(archiveAfter as number)) {
+      problems.push(`auto_archive_duration: must be one of ${AUTO_ARCHIVE_MINUTES.join(", ")}`);
+    }
+    const invitable = b.invitable ?? true;
+    if (typeof invitable !== "boolean") problems.push("invitable: must be a boolean");
+    if (problems.length) return this.#invalid("POST", path, problems);
+    const now = new Date().toISOString();
+    const thread: FakeThread = {
+      id: snowflake(),
+      type: type as 11 | 12,
+      guild_id: this.guildId,
+      parent_id: parentId,
+      name: b.name as string,
+      owner_id: this.botId,
+      thread_metadata: {
+        archived: false,
+        archive_timestamp: now,
+        auto_archive_duration: archiveAfter as number,
+        locked: false,
+        invitable: invitable as boolean,
+        create_timestamp: now,
+      },
+      message_count: 0,
+      total_message_sent: 0,
+      last_message_id: null,
+      members: new Set([this.botId]),
+    };
+    this.threads.set(thread.id, thread);
+    return json(threadJson(thread), 201);
+  }
+
+  /**
+   * `PUT /channels/{thread}/thread-members/{user}`: 204 (also when already in it)
+   * for a member of the guild; 404 / 10007 for anyone else; 400 / 50083 while
+   * the thread is archived (Discord requires it open).
+   */
+  #addThreadMember(threadId: string, userId: string): Response {
+    const thread = this.threads.get(threadId);
+    if (!thread) {
+      return threadId === this.fallbackChannelId || this.#channelUsers.has(threadId)
+        ? discordError(400, 50024, "Cannot execute action on this channel type")
+        : discordError(404, 10003, "Unknown Channel");
+    }
+    if (thread.thread_metadata.archived) {
+      return discordError(400, 50083, "Operation cannot be performed on an archived thread");
+    }
+    if (userId !== this.botId && !this.guildMembers.has(userId)) {
+      return discordError(404, 10007, "Unknown Member");
+    }
+    thread.members.add(userId);
+    return new Response(null, { status: 204, headers: rateLimitHeaders() });
+  }
+
+  /** A message in a thread counts, un-archives it and becomes its last message. */
+  #threadActivity(thread: FakeThread, messageId: string) {
+    thread.thread_metadata.archived = false;
+    thread.message_count++;
+    thread.total_message_sent++;
+    thread.last_message_id = messageId;
+  }
+
+  /**
+   * `POST /channels/{id}/messages` in a DM channel, a thread of the guild or its
+   * text channel (guild messages carry `guild_id`); a message in an archived
+   * thread un-archives it.
+   */
+  #createMessage(channelId: string, b: Record<string, unknown>): Response {
+    const userId = this.#channelUsers.get(channelId);
+    const thread = this.threads.get(channelId);
+    const inGuild = thread !== undefined || channelId === this.fallbackChannelId;
+    if (!userId && !inGuild) return discordError(404, 10003, "Unknown Channel");
+    if (userId && this.closedDms.has(userId)) {
       return discordError(403, 50007, "Cannot send messages to this user");
     }
     const content = typeof b.content === "string" ? b.content : "";
@@ -1058,7 +1394,9 @@ export class FakeDiscord {
       pinned: false,
       type: 0,
       flags: 0,
+      ...(inGuild ? { guild_id: this.guildId } : {}),
     };
+    if (thread) this.#threadActivity(thread, message.id);
     this.sent.push(message);
     const { files: _bytes, ...visible } = message;
     return json(visible);
@@ -1126,6 +1464,33 @@ export function rateLimited(
       },
     },
   );
+}
+
+/** A thread as Discord's channel object shows it. */
+function threadJson(thread: FakeThread): Record<string, unknown> {
+  const { members, ...shown } = thread;
+  return {
+    ...shown,
+    thread_metadata: { ...thread.thread_metadata },
+    flags: 0,
+    rate_limit_per_user: 0,
+    member_count: Math.min(50, members.size),
+  };
+}
+
+/** The `member` of a guild MESSAGE_CREATE (Discord leaves its `user` out: it is the author). */
+function guildMember(): Record<string, unknown> {
+  return {
+    roles: [],
+    joined_at: new Date().toISOString(),
+    nick: null,
+    avatar: null,
+    premium_since: null,
+    deaf: false,
+    mute: false,
+    flags: 0,
+    pending: false,
+  };
 }
 
 function json(value: unknown, status = 200): Response {

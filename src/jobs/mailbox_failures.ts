@@ -71,8 +71,10 @@ export async function handleItemFailure(
   error: unknown,
 ): Promise<FailureOutcome> {
   const retryKey = keys.retry(target.dir, target.userId);
-  const previous = (await withStorageRetries(() => deps.kv.get<RetryState>(retryKey))).value;
-  if (error instanceof WaitForUser) return await holdForUser(deps, target, lease, previous, error);
+  const stored = (await withStorageRetries(() => deps.kv.get<RetryState>(retryKey))).value;
+  if (error instanceof WaitForUser) return await holdForUser(deps, target, lease, stored, error);
+  // Waiting for the user was no failure: a failure after it starts its own count.
+  const previous = stored?.waitingForUser ? null : stored;
   const failingSince = previous?.since ?? deps.now();
   const failure = await blameItemIfOthersGetThrough(deps, classifyFailure(error), failingSince);
   let itemFailures = previous?.itemFailures ?? 0;

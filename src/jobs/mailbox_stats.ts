@@ -101,23 +101,28 @@ export class MailboxStatsCache {
 
   async #count(): Promise<Count> {
     const now = this.#now();
-    let depth = 0;
-    let oldest = now;
-    for await (const e of this.#kv.list<{ appendedAt: number }>({ prefix: keys.allMailboxes() })) {
-      depth++;
-      oldest = Math.min(oldest, e.value.appendedAt);
-    }
     let retrying = 0;
     const waitingOn: MailboxStats["waitingOn"] = {};
+    /** Mailboxes whose head waits for the user: their items are not late. */
+    const waitingForUser = new Set<string>();
     for await (
       const e of this.#kv.list<{ waitingOn?: OutageService; waitingForUser?: true }>({
         prefix: keys.allRetries(),
       })
     ) {
-      // A mailbox waiting for its user's answer is not failing.
-      if (e.value.waitingForUser) continue;
+      if (e.value.waitingForUser) {
+        waitingForUser.add(`${String(e.key[1])}/${String(e.key[2])}`);
+        continue;
+      }
       retrying++;
       if (e.value.waitingOn) waitingOn[e.value.waitingOn] = (waitingOn[e.value.waitingOn] ?? 0) + 1;
+    }
+    let depth = 0;
+    let oldest: number | undefined;
+    for await (const e of this.#kv.list<{ appendedAt: number }>({ prefix: keys.allMailboxes() })) {
+      depth++;
+      if (waitingForUser.has(`${String(e.key[1])}/${String(e.key[2])}`)) continue;
+      oldest = Math.min(oldest ?? now, e.value.appendedAt);
     }
     let dead = 0;
     let oldestDead = now;
@@ -132,7 +137,7 @@ export class MailboxStatsCache {
     }
     return {
       depth,
-      oldestAt: depth ? oldest : undefined,
+      oldestAt: oldest,
       retrying,
       waitingOn,
       dead,

@@ -60,6 +60,7 @@ export async function reconcileMissedReplies(deps: {
         private: m.private,
         content: m.content,
         contentType: m.contentType,
+        ...(m.interactive ? { interactive: m.interactive } : {}),
         inboxId: deps.inboxId,
         accountId: undefined,
         conversationId,

@@ -163,7 +163,7 @@ export class MemoryAttachmentBudget implements AttachmentMemory {
 
 export class MemoryInteractionReplies implements InteractionReplies {
   readonly answers: { interactionToken: string; embed: NoticeEmbed }[] = [];
-  editReply(interactionToken: string, embed: NoticeEmbed) {
+  editReply(interactionToken: string, embed: NoticeEmbed, _rows?: unknown) {
     this.answers.push({ interactionToken, embed });
     return Promise.resolve();
   }

@@ -1,8 +1,4 @@
-/**
- * Review of issue 14 (outside reviewer): topic intake under faults and
- * operator mistakes. These tests describe what should happen; they may fail
- * on the code under review (that is the finding).
- */
+/** Topic intake under faults and operator mistakes, and from the ticket command. */
 import assert from "node:assert/strict";
 import { WaitForUser } from "../src/bridge/errors.ts";
 import type { MailboxPort } from "../src/bridge/ports.ts";
@@ -25,7 +21,7 @@ const quiet = {
   },
 } as never;
 
-Deno.test("review14: the topic menu is still sent when queueing it failed once (KV blip between start and append)", async () => {
+Deno.test("topic intake: the menu is still sent when queueing it failed once (a storage blip between the pick record and the menu)", async () => {
   const kv = await Deno.openKv(":memory:");
   try {
     let now = 1_000_000;
@@ -47,6 +43,7 @@ Deno.test("review14: the topic menu is still sent when queueing it failed once (
       timeoutMs: 600_000,
       picks: createTopicPickStore(kv, () => now),
       mailbox,
+      replies: { editReply: () => Promise.resolve() },
       log: quiet,
       now: () => now,
     };
@@ -59,7 +56,7 @@ Deno.test("review14: the topic menu is still sent when queueing it failed once (
   }
 });
 
-Deno.test("review14: TICKET_TOPICS with an emoji Discord cannot render is refused at start-up", async () => {
+Deno.test("topic intake: TICKET_TOPICS with an emoji Discord cannot show is refused at start-up, naming the variable", async () => {
   const env = {
     GREETING_ENABLED: "false",
     TICKET_TOPICS: JSON.stringify([{ label: "Billing", emoji: ":credit_card:" }]),
@@ -78,7 +75,7 @@ Deno.test("review14: TICKET_TOPICS with an emoji Discord cannot render is refuse
   );
 });
 
-Deno.test("review14: /support from a server by a user whose DMs are closed does not sit out the topic timeout", async () => {
+Deno.test("topic intake: /support from a server asks in its own answer (DMs closed or not); the pick opens the ticket", async () => {
   await using h = await startHarness({
     env: { TICKET_TOPICS: TOPICS, GREETING_ENABLED: "false" },
     timings: { topicTimeoutMs: 60_000 },
@@ -101,8 +98,20 @@ Deno.test("review14: /support from a server by a user whose DMs are closed does 
     "a menu in the interaction, a word to the user, or the ticket",
     3_000,
   ).catch(() => undefined);
-  assert.ok(
-    seen,
-    "after 3 s: no menu in the interaction, no word to the user, no ticket (the menu went to closed DMs)",
+  assert.ok(seen?.edit, "the menu is in the command's answer");
+  assert.match(JSON.stringify(seen.edit), /What can we help you with\?/);
+  const menu = (seen.edit.components as { components: { custom_id: string }[] }[])[0]
+    .components[0];
+  const answer = h.discord.interactionMessage(command)!;
+  await h.discord.responseTo(h.discord.chooseOption(userId, answer, menu.custom_id, ["1"]));
+  const posted = await h.chatwoot.waitFor(
+    () => h.chatwoot.messages.find((m) => m.content === "help me"),
+    "the message in Chatwoot after the pick",
+  );
+  const conversation = h.chatwoot.conversations.find((c) => c.id === posted.conversation_id)!;
+  assert.deepEqual(conversation.labels, ["bug"]);
+  await h.discord.waitFor(
+    () => /Message sent/.test(JSON.stringify(h.discord.interactionEdits.get(command.token))),
+    "the command's answer: sent",
   );
 });
