@@ -24,7 +24,7 @@ import {
   text,
 } from "./config_fields.ts";
 import type { ConfigResult } from "./config_types.ts";
-import { ticketTopics } from "./config_topics.ts";
+import { FEATURE_FIELDS } from "./config_features.ts";
 
 export type {
   BrandingConfig,
@@ -53,6 +53,7 @@ const SNOWFLAKE = /^\d{17,20}$/;
 const TOKEN_WHERE = "the bot token from Discord Developer Portal > Bot > Token";
 
 const schema = z.object({
+  ...FEATURE_FIELDS,
   // One problem per token, whichever applies first (an empty token is not also "not a token").
   DISCORD_TOKEN: z.string({ error: `is required: ${TOKEN_WHERE}` }).trim().superRefine((t, ctx) => {
     const problem = t === ""
@@ -184,13 +185,6 @@ const schema = z.object({
   SNOOZED_MESSAGE: text("Your ticket has been snoozed. We'll follow up with you soon."),
   PENDING_MESSAGE: text("Your ticket is queued and will be assigned to an agent shortly."),
   REOPENED_MESSAGE: text("Your ticket has been reopened by our team."),
-  TRANSCRIPT_ON_RESOLVE: booleanFlag(false),
-  NUDGE_AFTER_HOURS: blankAsUnset(
-    z.string().trim().regex(/^\d+(\.\d+)?$/, "expected a number of hours, e.g. 48").transform(
-      Number,
-    )
-      .refine((n) => n > 0, "expected a number of hours, e.g. 48").optional(),
-  ),
   DELIVERY_DELAYED_MESSAGE: nonBlankText(
     "Our help desk cannot be reached right now. Your message is saved and will be delivered as soon as it is back.",
   ),
@@ -209,11 +203,6 @@ const schema = z.object({
   CSAT_BUTTON_LABEL: nonBlankText("⭐ Rate us", 80),
   CSAT_COMMENT_ENABLED: booleanFlag(true),
   CSAT_COMMENT_PLACEHOLDER: nonBlankText("Any additional feedback? (optional)", 100),
-
-  TICKET_TOPICS: ticketTopics,
-  TOPIC_TIMEOUT_MINUTES: blankAsUnset(
-    positiveInt("minutes a new ticket waits for its topic, e.g. 10").optional(),
-  ).transform((v) => v ?? 10),
 
   PRESENCE_POLL_INTERVAL_MS: blankAsUnset(
     z.string().trim().regex(/^\d+$/, "expected milliseconds, e.g. 300000").transform(Number)
@@ -309,6 +298,7 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
       kvAccessToken: e.DENO_KV_ACCESS_TOKEN,
       onDeploy: e.DENO_DEPLOYMENT_ID !== undefined,
       confirmEmoji: e.CONFIRM_EMOJI,
+      fallbackChannelId: e.FALLBACK_CHANNEL_ID,
       allowFrom: e.ALLOW_FROM
         ? new Set(e.ALLOW_FROM.split(",").map((s) => s.trim().toLowerCase()).filter(Boolean))
         : undefined,

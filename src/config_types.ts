@@ -54,6 +54,8 @@ export interface Config {
   onDeploy: boolean;
   /** Empty string: no confirmation reaction. */
   confirmEmoji: string;
+  /** FALLBACK_CHANNEL_ID: a server text channel for private threads when DMs are closed. */
+  fallbackChannelId?: string;
   /** Discord user ids and usernames (lower case) allowed to open tickets; undefined = everyone. */
   allowFrom: Set<string> | undefined;
   /** Discord's media CDN (stickers), overridable like DISCORD_API_URL. */

@@ -255,10 +255,12 @@ Deno.test("article: embeds with link buttons; input_email: a modal, the address 
     () => contact()?.email === "ada@example.com",
     "the email on the contact",
   );
-  assert.ok(
-    h.chatwoot.messages.some((m) =>
-      m.source_id === `answer:${payload.id}` && m.content === "ada@example.com"
-    ),
+  await h.chatwoot.waitFor(
+    () =>
+      h.chatwoot.messages.some((m) =>
+        m.source_id === `answer:${payload.id}` && m.content === "ada@example.com"
+      ),
+    "the address in the conversation",
   );
 });
 

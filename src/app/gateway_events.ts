@@ -4,6 +4,7 @@
  * for every way a DM arrives); a user typing is relayed to Chatwoot.
  */
 import { acceptDm, acceptDmChange, type IntakeDeps } from "../bridge/intake.ts";
+import type { FallbackThreads } from "../bridge/fallback.ts";
 import type { TicketStore } from "../bridge/ports.ts";
 import type { Config } from "../config.ts";
 import { parseDm, parseDmDelete, parseDmEdit, parseDmTyping } from "../discord/dm_events.ts";
@@ -12,6 +13,8 @@ import type { GatewayEventName } from "../discord/gateway.ts";
 export interface GatewayEventDeps extends IntakeDeps {
   config: Pick<Config, "discordBotId" | "discordCdnUrl" | "allowFrom">;
   tickets: Pick<TicketStore, "userForDmChannel">;
+  /** FALLBACK_CHANNEL_ID: messages in a user's fallback thread are theirs like DMs. */
+  threads?: FallbackThreads;
   userTyping(userId: string): void;
   /** Resolves once the DMs missed while disconnected are queued (live DMs wait for them). */
   caughtUp(): Promise<void>;
@@ -41,29 +44,43 @@ export function catchUpGate(waitMs = CATCH_UP_WAIT_MS) {
 }
 
 export function gatewayEventRouter(deps: GatewayEventDeps) {
-  const { config } = deps;
+  const { config, threads } = deps;
   const intake = { ...deps, allowFrom: config.allowFrom };
+  const inServers = threads !== undefined;
+  const owners = threadOwners(threads);
   return async (name: GatewayEventName, raw: unknown): Promise<void> => {
     switch (name) {
       case "MESSAGE_CREATE": {
-        const dm = parseDm(raw, config.discordBotId, Date.now(), config.discordCdnUrl);
+        const dm = parseDm(raw, config.discordBotId, Date.now(), config.discordCdnUrl, inServers);
         if (!dm) return;
+        if (dm.inThread) {
+          if (await owners.of(dm.channelId) !== dm.author.id) return;
+        } else if (threads) {
+          // A DM from the user: their DMs are open again.
+          await threads.markDmsOpen(dm.author.id);
+        }
         await deps.caughtUp();
         await acceptDm(intake, dm);
         return;
       }
       case "MESSAGE_UPDATE": {
-        const edit = parseDmEdit(raw, config.discordBotId);
-        if (edit) await acceptDmChange(deps, { kind: "dm_edit", ...edit, receivedAt: Date.now() });
+        const edit = parseDmEdit(raw, config.discordBotId, inServers);
+        if (!edit || (edit.inThread && await owners.of(edit.channelId) !== edit.userId)) return;
+        const { inThread: _where, ...change } = edit;
+        await acceptDmChange(deps, { kind: "dm_edit", ...change, receivedAt: Date.now() });
         return;
       }
       case "MESSAGE_DELETE": {
-        const deleted = parseDmDelete(raw);
-        const userId = deleted && await deps.tickets.userForDmChannel(deleted.channelId);
+        const deleted = parseDmDelete(raw, inServers);
+        const userId = deleted &&
+          await (deleted.inThread
+            ? owners.of(deleted.channelId)
+            : deps.tickets.userForDmChannel(deleted.channelId));
         if (deleted && userId) {
           await acceptDmChange(deps, {
             kind: "dm_delete",
-            ...deleted,
+            messageId: deleted.messageId,
+            channelId: deleted.channelId,
             userId,
             receivedAt: Date.now(),
           });
@@ -78,5 +95,26 @@ export function gatewayEventRouter(deps: GatewayEventDeps) {
         return;
       }
     }
+  };
+}
+
+/**
+ * Who owns a server channel, read once per channel: every message of every
+ * channel the bot can see arrives here, and only fallback threads are kept.
+ * The last REMEMBERED answers are kept.
+ */
+function threadOwners(threads: FallbackThreads | undefined) {
+  const known = new Map<string, string | undefined>();
+  const REMEMBERED = 10_000;
+  return {
+    async of(channelId: string): Promise<string | undefined> {
+      if (!threads) return undefined;
+      if (known.has(channelId)) return known.get(channelId);
+      const owner = await threads.ownerOf(channelId);
+      if (known.size >= REMEMBERED) known.delete(known.keys().next().value!);
+      // Stable either way: a fallback thread is recorded before its user can write in it.
+      known.set(channelId, owner);
+      return owner;
+    },
   };
 }

@@ -16,6 +16,7 @@ import { createConversationStore } from "../store/conversations.ts";
 import { createCsatStore } from "../store/csat.ts";
 import { createInteractiveStore } from "../store/interactive.ts";
 import { createTopicPickStore } from "../store/topic_picks.ts";
+import { createFallbackThreads } from "../store/fallback_threads.ts";
 import { createInboxSettingsCache } from "../store/inbox_settings.ts";
 import { createMessageLinks } from "../store/links.ts";
 import { createRecentActivity } from "../store/recent_activity.ts";
@@ -37,6 +38,8 @@ export function buildServices(
     /** The Discord request scheduler's budget, ages and caps (tests shrink them). */
     discordRequests?: RequestSchedulerSettings;
     attachmentMemory?: AttachmentMemory;
+    /** How long replies go to a fallback thread before a DM is tried again. */
+    dmRetryMs?: number;
     /** Discord refused the bot for good (a bad token, disallowed intents). */
     onFatal(explanation: string): void;
   },
@@ -76,6 +79,12 @@ export function buildServices(
     csat: createCsatStore(kv),
     interactive: createInteractiveStore(kv),
     topicPicks: createTopicPickStore(kv),
+    fallback: config.fallbackChannelId
+      ? {
+        channelId: config.fallbackChannelId,
+        threads: createFallbackThreads(kv, { retryMs: deps.dmRetryMs }),
+      }
+      : undefined,
     seen: createSeenMarkers(kv, { reconcileWindowMs: config.reconcileWindowHours * 3600_000 }),
     recent: createRecentActivity(kv),
     inbox: createInboxSettingsCache({ kv, chatwoot, inboxId: config.chatwootInboxId, log }),

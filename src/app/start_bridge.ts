@@ -72,6 +72,8 @@ export interface BridgeOptions {
     topicTimeoutMs?: number;
     /** How long an agent's reply waits for an answer before the check-in (NUDGE_AFTER_HOURS). */
     nudgeAfterMs?: number;
+    /** How long replies go to a fallback thread before a DM is tried again (15 minutes). */
+    dmRetryMs?: number;
     /** Deadline of a Discord REST request without files (default 15 s). */
     discordRequestMs?: number;
     /** The Discord request scheduler: budget per second, best-effort ages and queue cap. */
@@ -131,6 +133,7 @@ export async function startBridge(
     pluginTimeoutMs: timings.pluginTimeoutMs,
     discordRequests: timings.discordRequests,
     attachmentMemory: options.attachmentMemory,
+    dmRetryMs: timings.dmRetryMs,
     onFatal: (explanation) => fatal.resolve(explanation),
   });
   const { chatwoot, discord, discordRest, tickets, conversations, csat, seen, recent, inbox } =
@@ -268,6 +271,7 @@ export async function startBridge(
           mailbox,
           tickets,
           log,
+          threads: services.fallback?.threads,
           userTyping: (userId) => userTyping.userTyping(userId),
           caughtUp: () => catchUps.caughtUp(),
         }),

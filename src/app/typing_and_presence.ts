@@ -12,7 +12,7 @@
  */
 import { describeError } from "../bridge/errors.ts";
 import { scheduleOf } from "../bridge/inbound.ts";
-import { dmChannelFor } from "../bridge/outbound.ts";
+import { dmChannelFor } from "../bridge/fallback.ts";
 import type { Logger } from "../bridge/ports.ts";
 import { createAgentTypingRelay, createUserTypingRelay } from "../bridge/typing.ts";
 import { isOpenAt } from "../bridge/working_hours.ts";

@@ -27,6 +27,7 @@ export function mailboxUseCases(
   const { log } = deps;
   const noticeDeps = {
     discord: discordRest,
+    fallback: services.fallback,
     tickets,
     csat,
     log,

@@ -31,7 +31,8 @@ export function inboundDeliverers(deps: InboundDeliveryDeps): Deliverers<"in"> {
       );
       if (dm.viaCommand) await answerCommand(deps, dm.viaCommand.interactionToken, forwarded);
       return {
-        ...(dm.channelId
+        // A fallback thread is not the user's DM channel (nor read by the DM catch-up).
+        ...(dm.channelId && !dm.inThread
           ? { userWrote: { channelId: dm.channelId, messageId: dm.messageId } }
           : {}),
         ...(forwarded

@@ -31,6 +31,10 @@ export interface DiscordChannelMessage {
 export interface DiscordPort {
   /** Opens (or returns) the DM channel with a user. */
   openDmChannel(userId: string): Promise<string>;
+  /** Opens a private thread (invite-only, archived after a week idle) in a server text channel. */
+  openPrivateThread(parentChannelId: string, name: string): Promise<string>;
+  /** Adds a user to a thread (Discord: 10007 when they are not in the server). */
+  addThreadMember(threadId: string, userId: string): Promise<void>;
   /** An authenticated read that proves Discord answers and accepts the token. */
   checkAccess(): Promise<void>;
   /** Sends a message that can never ping anyone. */

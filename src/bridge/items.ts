@@ -52,6 +52,8 @@ export interface InboundDm {
   replyTo?: string;
   /** Sent with the ticket slash command instead of a DM: answered in the interaction, no ✅. */
   viaCommand?: { interactionToken: string };
+  /** Written in the user's fallback thread (their DMs are closed), not in DMs. */
+  inThread?: true;
   attachments?: DmAttachment[];
   /** Epoch ms when the gateway handed it over. */
   receivedAt: number;

@@ -28,10 +28,20 @@ import type {
 } from "./ports.ts";
 import type { InteractiveStore } from "./prompts.ts";
 import { splitMessage } from "./split_message.ts";
+import {
+  dmChannelFor,
+  DMS_REFUSED,
+  type Fallback,
+  noteThreadDelivery,
+  sendToUser,
+  userChannel,
+} from "./fallback.ts";
 import { interactivePieces } from "./interactive_view.ts";
 
 export interface OutboundDeps {
   discord: DiscordPort;
+  /** FALLBACK_CHANNEL_ID: where replies go while the user's DMs are closed. */
+  fallback?: Fallback;
   /** Discord's per-file upload limit in bytes (10 MiB unless the server is boosted). */
   maxUploadBytes: number;
   /** The global budget for attachment bytes held between download and upload. */
@@ -45,11 +55,11 @@ export interface OutboundDeps {
   checkpoint(progress: ReplyProgress): Promise<void>;
 }
 
-/** Discord JSON codes that mean the user cannot receive DMs from the bot. */
+/** Discord JSON codes that mean the user cannot be reached. */
 const UNREACHABLE_USER: Record<number, string> = {
-  50007: "DMs are closed",
-  50278: "the user shares no server with the bot",
+  ...DMS_REFUSED,
   10013: "the Discord user does not exist",
+  10007: "the user is not a member of the fallback channel's server",
 };
 
 export type ReplyOutcome =
@@ -89,7 +99,8 @@ export async function relayReply(
   // Gives the attachment bytes back to the memory budget once the parts are sent or failed.
   let release = () => {};
   try {
-    const channelId = await dmChannelFor(deps, reply.discordUserId);
+    const target = { userId: reply.discordUserId, conversationId: reply.conversationId };
+    let channel = await userChannel(deps, target.userId, target.conversationId);
     if (reply.interactive) {
       await deps.interactive.recordOnce({
         chatwootMessageId: reply.chatwootMessageId,
@@ -104,17 +115,25 @@ export async function relayReply(
     const replyTo = segment === 0 ? await discordMessageAnswered(deps, reply) : undefined;
     for (let i = sent.length; i < messages.length; i++) {
       attempt.signal?.throwIfAborted();
-      const message = await deps.discord.sendMessage(channelId, {
+      const body = {
         ...messages[i],
         ...(i === 0 && replyTo ? { replyTo } : {}),
         nonce: `cw${reply.chatwootMessageId}s${segment}p${i}`,
-      });
+      };
+      const { result: message, channel: used } = await sendToUser(
+        deps,
+        target,
+        channel,
+        (channelId) => deps.discord.sendMessage(channelId, body),
+      );
+      channel = used;
       sent.push(message.id);
       // What Discord accepted is recorded before anything that can fail after it: the parts
       // before the last here, the last with the item's completion (a link, or here for a
       // later segment, whose link is written below).
       if (i < messages.length - 1 || segment > 0) await deps.checkpoint({ sentPartIds: sent });
     }
+    await noteThreadDelivery(deps, reply.conversationId, channel);
   } catch (error) {
     // Only Discord refusing this user ends the reply here; an outage or a refused token waits.
     if (
@@ -226,13 +245,20 @@ async function discordMessageAnswered(
 
 /** Deletes the Discord copies of a message an agent deleted in Chatwoot. */
 export async function deleteAgentMessage(
-  deps: Pick<OutboundDeps, "discord" | "tickets" | "links" | "log">,
+  deps: Pick<OutboundDeps, "discord" | "tickets" | "links" | "log" | "fallback">,
   item: AgentDeletion,
 ): Promise<void> {
   const copies = await deps.links.discordFor(item.chatwootMessageId);
   if (!copies?.length) return;
   const channelId = await dmChannelFor(deps, item.discordUserId);
-  for (const id of copies) await deps.discord.deleteMessage(channelId, id);
+  const thread = (await deps.fallback?.threads.threadOf(item.discordUserId))?.threadId;
+  for (const id of copies) {
+    await deps.discord.deleteMessage(channelId, id).catch((error) => {
+      // Delivered in the fallback thread, not in DMs.
+      if (!thread || !(error instanceof ServiceError && error.status === 404)) throw error;
+      return deps.discord.deleteMessage(thread, id);
+    });
+  }
   deps.log.info("agent's deletion relayed", {
     discordUserId: item.discordUserId,
     chatwootMessageId: item.chatwootMessageId,
@@ -257,49 +283,44 @@ async function reportUndeliverable(deps: OutboundDeps, reply: OutboundReply, rea
 }
 
 /** Sends a notice once (its nonce makes a re-run after a crash harmless). */
-export type NoticeDeps = Pick<OutboundDeps, "discord" | "tickets" | "log"> & {
+export type NoticeDeps = Pick<OutboundDeps, "discord" | "tickets" | "log" | "fallback"> & {
   csat: CsatStore;
   /** Builds a conversation's transcript (transcript.ts), for notices that carry one. */
   transcript?: (conversationId: number) => Promise<UploadFile>;
 };
 
 export async function sendNotice(deps: NoticeDeps, item: UserNotice): Promise<void> {
-  const channelId = await dmChannelFor(deps, item.discordUserId);
+  const conversationId = item.csat?.conversationId ?? item.transcript?.conversationId;
+  const channel = await userChannel(deps, item.discordUserId, conversationId);
   // The survey is recorded before its button exists, so that a click can never come first.
   const prompt = item.csat && {
     uuid: item.csat.uuid,
     userId: item.discordUserId,
     conversationId: item.csat.conversationId,
-    channelId,
+    channelId: channel.channelId,
     messageId: "",
   };
   if (prompt) await deps.csat.save(prompt);
   const transcript = item.transcript && deps.transcript
     ? await deps.transcript(item.transcript.conversationId)
     : undefined;
-  const sent = await deps.discord.sendMessage(channelId, {
-    embed: item.embed,
-    button: item.button,
-    ...(transcript ? { files: [transcript] } : {}),
-    ...(item.rows ? { rows: item.rows } : {}),
-    nonce: nonceFor(item.noticeId),
-  });
-  if (prompt) await deps.csat.save({ ...prompt, messageId: sent.id });
+  const { result: sent, channel: used } = await sendToUser(
+    deps,
+    { userId: item.discordUserId, conversationId },
+    channel,
+    (channelId) =>
+      deps.discord.sendMessage(channelId, {
+        embed: item.embed,
+        button: item.button,
+        ...(transcript ? { files: [transcript] } : {}),
+        ...(item.rows ? { rows: item.rows } : {}),
+        nonce: nonceFor(item.noticeId),
+      }),
+  );
+  if (prompt) await deps.csat.save({ ...prompt, channelId: used.channelId, messageId: sent.id });
   deps.log.info("notice delivered", {
     discordUserId: item.discordUserId,
     notice: item.noticeId,
     latencyMs: Date.now() - item.receivedAt,
   });
-}
-
-/** The DM channel id is stable per user: open it once and remember it. */
-export async function dmChannelFor(
-  deps: Pick<OutboundDeps, "discord" | "tickets">,
-  userId: string,
-): Promise<string> {
-  const known = await deps.tickets.getDmChannel(userId);
-  if (known) return known;
-  const channelId = await deps.discord.openDmChannel(userId);
-  await deps.tickets.saveDmChannel(userId, channelId);
-  return channelId;
 }

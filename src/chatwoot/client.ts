@@ -14,7 +14,6 @@ import { z } from "zod";
 import type {
   ChatwootContact,
   ChatwootConversation,
-  ChatwootMessage,
   ChatwootPort,
   NewContact,
 } from "../bridge/ports.ts";

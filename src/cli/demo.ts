@@ -24,6 +24,7 @@ export async function runDemo(startBridge: Start, out: (line: string) => void = 
     "Hi {{contact.first_name}}! Thanks for writing to Acme Support.";
   chatwoot.inbox.csat_survey_enabled = true;
   const loaded = loadConfig(fakeEnv(discord, chatwoot, {
+    TRANSCRIPT_ON_RESOLVE: "true",
     TICKET_TOPICS: JSON.stringify([
       {
         label: "Shipping",

@@ -54,17 +54,22 @@ const typingSchema = z.object({
   guild_id: z.string().nullish(),
 });
 
-/** A raw MESSAGE_CREATE that is a human's DM to the bot, else undefined. */
+/**
+ * A raw MESSAGE_CREATE that is a human's DM to the bot, else undefined. With
+ * `inServers`, a server message is read too (marked `inThread`): the caller
+ * keeps it only when it is in the author's fallback thread.
+ */
 export function parseDm(
   raw: unknown,
   botId: string,
   receivedAt = Date.now(),
   cdnBase = "https://media.discordapp.net",
+  inServers = false,
 ): InboundDm | undefined {
   const parsed = messageSchema.safeParse(raw);
   if (!parsed.success) return undefined;
   const m = parsed.data;
-  if (m.guild_id || m.author.bot || m.author.id === botId) return undefined;
+  if ((m.guild_id && !inServers) || m.author.bot || m.author.id === botId) return undefined;
   const attachments: DmAttachment[] = (m.attachments ?? []).map((a) => ({
     id: a.id,
     filename: a.filename,
@@ -102,6 +107,7 @@ export function parseDm(
     content: [text, ...stickers].filter((t) => t !== "").join("\n"),
     ...(m.message_reference?.message_id ? { replyTo: m.message_reference.message_id } : {}),
     ...(attachments.length ? { attachments } : {}),
+    ...(m.guild_id ? { inThread: true } : {}),
     receivedAt,
   };
 }
@@ -110,14 +116,23 @@ export function parseDm(
 export function parseDmEdit(
   raw: unknown,
   botId: string,
+  inServers = false,
 ):
-  | { messageId: string; channelId: string; userId: string; content: string; editedAt: number }
+  | {
+    messageId: string;
+    channelId: string;
+    userId: string;
+    content: string;
+    editedAt: number;
+    inThread?: true;
+  }
   | undefined {
   const parsed = messageSchema.partial({ author: true }).safeParse(raw);
   if (!parsed.success) return undefined;
   const m = parsed.data;
+  if (m.guild_id && !inServers) return undefined;
   // Embed unfurls also arrive as updates, without an edit time (and often without content).
-  if (m.guild_id || !m.edited_timestamp || m.content == null || !m.author) return undefined;
+  if (!m.edited_timestamp || m.content == null || !m.author) return undefined;
   if (m.author.bot || m.author.id === botId) return undefined;
   return {
     messageId: m.id,
@@ -125,13 +140,21 @@ export function parseDmEdit(
     userId: m.author.id,
     content: readableContent(m.content, m.mentions ?? []),
     editedAt: Date.parse(m.edited_timestamp),
+    ...(m.guild_id ? { inThread: true as const } : {}),
   };
 }
 
-export function parseDmDelete(raw: unknown): { messageId: string; channelId: string } | undefined {
+export function parseDmDelete(
+  raw: unknown,
+  inServers = false,
+): { messageId: string; channelId: string; inThread?: true } | undefined {
   const parsed = deleteSchema.safeParse(raw);
-  if (!parsed.success || parsed.data.guild_id) return undefined;
-  return { messageId: parsed.data.id, channelId: parsed.data.channel_id };
+  if (!parsed.success || (parsed.data.guild_id && !inServers)) return undefined;
+  return {
+    messageId: parsed.data.id,
+    channelId: parsed.data.channel_id,
+    ...(parsed.data.guild_id ? { inThread: true as const } : {}),
+  };
 }
 
 export function parseDmTyping(raw: unknown): { channelId: string; userId: string } | undefined {

@@ -47,7 +47,12 @@ export type DiscordBot = ReturnType<typeof createDiscordBot>["bot"];
 export interface DiscordGatewayOptions {
   config: Pick<
     Config,
-    "discordToken" | "discordApplicationId" | "discordApiUrl" | "discordApiProxy" | "discordBotId"
+    | "discordToken"
+    | "discordApplicationId"
+    | "discordApiUrl"
+    | "discordApiProxy"
+    | "discordBotId"
+    | "fallbackChannelId"
   >;
   log: Logger;
   onFatal(explanation: string): void;
@@ -101,7 +106,10 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
   const bot = createBot({
     token: config.discordToken,
     applicationId: BigInt(config.discordApplicationId),
-    intents: Intents.DirectMessages | Intents.DirectMessageTyping,
+    // A fallback thread is a server channel: its messages need these two (Message Content is
+    // privileged: enabled in the Developer Portal).
+    intents: Intents.DirectMessages | Intents.DirectMessageTyping |
+      (config.fallbackChannelId ? Intents.GuildMessages | Intents.MessageContent : 0),
     desiredProperties,
     rest: {
       token: config.discordToken,

@@ -1,5 +1,6 @@
 /** The DiscordPort over Discordeno's REST helpers. */
 import type { DiscordPort, Logger, OutgoingDiscordMessage } from "../bridge/ports.ts";
+import { ChannelTypes } from "@discordeno/bot";
 import type { BrandingConfig } from "../config.ts";
 import {
   boundedDownload,
@@ -129,6 +130,28 @@ export function createDiscordRest(
         return channel.id.toString();
       } catch (error) {
         throw toDiscordError(error, `opening a DM with user ${userId}`);
+      }
+    },
+    async openPrivateThread(parentChannelId, name) {
+      try {
+        await requests.take();
+        const thread = await bot.helpers.startThreadWithoutMessage(BigInt(parentChannelId), {
+          name: name.slice(0, 100),
+          type: ChannelTypes.PrivateThread,
+          autoArchiveDuration: 10080,
+          invitable: false,
+        });
+        return thread.id.toString();
+      } catch (error) {
+        throw toDiscordError(error, `opening a thread in channel ${parentChannelId}`);
+      }
+    },
+    async addThreadMember(threadId, userId) {
+      try {
+        await requests.take();
+        await bot.helpers.addThreadMember(BigInt(threadId), BigInt(userId));
+      } catch (error) {
+        throw toDiscordError(error, `adding user ${userId} to thread ${threadId}`);
       }
     },
     async sendMessage(channelId, message) {

@@ -20,6 +20,10 @@
  * last_agent/<conversationId>                 → {userId, at}: an agent's last reply reached the user
  * last_user/<conversationId>                  → at: the user's last message in it (NUDGE_AFTER_HOURS)
  * nudged/<conversationId>                     → at: the "Still need help?" check-in was sent
+ * fallback_thread/<discordUserId>             → {threadId, conversationId}: the private thread used
+ *                                               while the user's DMs are closed (FALLBACK_CHANNEL_ID)
+ * thread_owner/<threadId>                     → the user a fallback thread belongs to
+ * dms_closed/<discordUserId>                  → at: Discord refused a DM (expires after DM_RETRY_MS)
  * gateway_leader                              → which instance holds the Discord gateway
  * link_cw/<chatwootMessageId>                 → Discord message ids it was delivered as
  * link_dc/<discordMessageId>                  → Chatwoot message id it belongs to
@@ -73,6 +77,9 @@ export const keys = {
   allLastAgent: () => ["last_agent"] as const,
   lastUser: (conversationId: number) => ["last_user", conversationId] as const,
   nudged: (conversationId: number) => ["nudged", conversationId] as const,
+  fallbackThread: (userId: string) => ["fallback_thread", userId] as const,
+  threadOwner: (threadId: string) => ["thread_owner", threadId] as const,
+  dmsClosed: (userId: string) => ["dms_closed", userId] as const,
   gatewayLeader: () => ["gateway_leader"] as const,
   linkFromChatwoot: (chatwootMessageId: number) => ["link_cw", chatwootMessageId] as const,
   linkFromDiscord: (discordMessageId: string) => ["link_dc", discordMessageId] as const,

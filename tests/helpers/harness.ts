@@ -28,6 +28,8 @@ export interface Harness {
 export async function startHarness(
   options: {
     env?: Record<string, string>;
+    /** Variables that name something of the fake Discord (its fallback channel, say). */
+    envFrom?: (discord: FakeDiscord) => Record<string, string>;
     webhookSecret?: string | null;
     /** Mailbox, retry and probe timings, passed to startBridge. */
     timings?: BridgeOptions["timings"];
@@ -52,7 +54,9 @@ export async function startHarness(
   const unsigned: Record<string, string> = options.webhookSecret === null
     ? { ALLOW_UNSIGNED_WEBHOOKS: "true" }
     : {};
-  const loaded = loadConfig(fakeEnv(discord, chatwoot, { ...unsigned, ...options.env }));
+  const loaded = loadConfig(
+    fakeEnv(discord, chatwoot, { ...unsigned, ...options.envFrom?.(discord), ...options.env }),
+  );
   if (!loaded.ok) throw new Error(`harness config: ${loaded.problems.join("; ")}`);
   const logs: string[] = [];
   const log = createLogger({ level: "debug", format: "json", write: (l) => logs.push(l) });

@@ -50,6 +50,15 @@ export class MemoryDiscord implements DiscordPort {
     return `dm-${userId}`;
   }
 
+  async openPrivateThread(parentChannelId: string, name: string) {
+    await this.#call("openPrivateThread");
+    return `thread-${parentChannelId}-${name}`;
+  }
+
+  async addThreadMember(_threadId: string, _userId: string) {
+    await this.#call("addThreadMember");
+  }
+
   async checkAccess() {
     await this.#call("checkAccess");
   }

@@ -1,6 +1,8 @@
 /**
- * TICKET_TOPICS: the topics a user picks from before a new ticket opens.
+ * The variables of the optional channel features (each off unless set):
+ * topic intake, the closed-DMs fallback thread, transcripts, check-ins.
  *
+ * TICKET_TOPICS: the topics a user picks from before a new ticket opens.
  * A JSON array, e.g.
  * `[{"label":"Billing","description":"Invoices and refunds","emoji":"💳","team":2,"labels":["billing"],"priority":"high"}]`.
  * Blank: no topic menu. Each topic: `label` (required, ≤ 100), `description`
@@ -8,7 +10,7 @@
  * team id), `labels` (Chatwoot labels), `priority` (low, medium, high, urgent).
  */
 import { z } from "zod";
-import { blankAsUnset } from "./config_fields.ts";
+import { blankAsUnset, booleanFlag, positiveInt } from "./config_fields.ts";
 import type { Topic } from "./bridge/prompts.ts";
 
 /**
@@ -40,7 +42,7 @@ const topicSchema = z.object({
   }).optional(),
 }).strict();
 
-export const ticketTopics = blankAsUnset(
+const ticketTopics = blankAsUnset(
   z.string().transform((raw, ctx): Topic[] => {
     let json: unknown;
     try {
@@ -73,3 +75,25 @@ export const ticketTopics = blankAsUnset(
     return parsed.data;
   }).optional(),
 ).transform((v) => v ?? []);
+
+/** Spread into the configuration schema (config.ts). */
+export const FEATURE_FIELDS = {
+  TICKET_TOPICS: ticketTopics,
+  TOPIC_TIMEOUT_MINUTES: blankAsUnset(
+    positiveInt("minutes a new ticket waits for its topic, e.g. 10").optional(),
+  ).transform((v) => v ?? 10),
+  FALLBACK_CHANNEL_ID: blankAsUnset(
+    z.string().trim().regex(
+      /^\d{17,20}$/,
+      "expected a Discord channel id (a number), e.g. 123456789012345678",
+    )
+      .optional(),
+  ),
+  TRANSCRIPT_ON_RESOLVE: booleanFlag(false),
+  NUDGE_AFTER_HOURS: blankAsUnset(
+    z.string().trim().regex(/^\d+(\.\d+)?$/, "expected a number of hours, e.g. 48").transform(
+      Number,
+    )
+      .refine((n) => n > 0, "expected a number of hours, e.g. 48").optional(),
+  ),
+};

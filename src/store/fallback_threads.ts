@@ -1,0 +1,44 @@
+/** Fallback threads and closed DMs in Deno KV (bridge/fallback.ts). */
+import { DM_RETRY_MS, type FallbackThreads } from "../bridge/fallback.ts";
+import { keys } from "./keys.ts";
+
+export function createFallbackThreads(
+  kv: Deno.Kv,
+  options: { retryMs?: number; now?: () => number } = {},
+): FallbackThreads {
+  const retryMs = options.retryMs ?? DM_RETRY_MS;
+  const now = options.now ?? Date.now;
+  return {
+    async threadOf(userId) {
+      return (await kv.get<{ threadId: string; conversationId?: number }>(
+        keys.fallbackThread(userId),
+      )).value ?? undefined;
+    },
+    async save(userId, threadId, conversationId) {
+      await kv.atomic()
+        .set(keys.fallbackThread(userId), {
+          threadId,
+          ...(conversationId !== undefined ? { conversationId } : {}),
+        })
+        .set(keys.threadOwner(threadId), userId)
+        .commit();
+    },
+    async forget(userId) {
+      await kv.delete(keys.fallbackThread(userId));
+    },
+    async ownerOf(threadId) {
+      return (await kv.get<string>(keys.threadOwner(threadId))).value ?? undefined;
+    },
+    async dmsClosed(userId) {
+      // KV expiry is lazy: the time decides.
+      const at = (await kv.get<number>(keys.dmsClosed(userId))).value;
+      return at !== null && now() - at < retryMs;
+    },
+    async markDmsClosed(userId) {
+      await kv.set(keys.dmsClosed(userId), now(), { expireIn: retryMs });
+    },
+    async markDmsOpen(userId) {
+      await kv.delete(keys.dmsClosed(userId));
+    },
+  };
+}
