@@ -1,26 +1,14 @@
 import assert from "node:assert/strict";
 import { startHarness } from "./helpers/harness.ts";
-import { embedsSentTo, openTicket, settle, waitForEmbed } from "./helpers/tickets.ts";
+import {
+  closeTheInbox,
+  embedsSentTo,
+  openTicket,
+  settle,
+  waitForEmbed,
+} from "./helpers/tickets.ts";
 import type { Harness } from "./helpers/harness.ts";
 import { TENTH_TIMINGS } from "./helpers/timings.ts";
-
-/** Working hours that are closed now: open only on a day that is not today (UTC). */
-async function closeTheInbox(h: Harness, outOfOffice: string | null) {
-  const today = new Date().getUTCDay();
-  h.chatwoot.inbox.working_hours_enabled = true;
-  h.chatwoot.inbox.timezone = "UTC";
-  h.chatwoot.inbox.out_of_office_message = outOfOffice;
-  h.chatwoot.inbox.working_hours = [0, 1, 2, 3, 4, 5, 6].map((d) => ({
-    day_of_week: d,
-    closed_all_day: d !== (today + 2) % 7,
-    open_all_day: false,
-    open_hour: 9,
-    open_minutes: 0,
-    close_hour: 17,
-    close_minutes: 0,
-  }));
-  await h.bridge.checkChatwoot();
-}
 
 Deno.test("deny mode outside working hours: no ticket, and the user is told plainly", async () => {
   await using h = await startHarness({ env: { OUTSIDE_HOURS_BEHAVIOR: "false" } });

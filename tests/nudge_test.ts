@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import type { FakeMessage } from "../src/fakes/fake_discord.ts";
 import { type Harness, startHarness } from "./helpers/harness.ts";
-import { deliverAll, openTicket, settle } from "./helpers/tickets.ts";
+import { closeTheInbox, deliverAll, openTicket, settle } from "./helpers/tickets.ts";
 
 const WAIT_MS = 300;
 
@@ -95,19 +95,7 @@ Deno.test("nudge: the user's answer ends the wait; a resolved ticket and closed 
   await agentAnswers(h, offHours, o.conversationId, "Anything else?");
 
   await settle(h, WAIT_MS + 50);
-  const today = new Date().getUTCDay();
-  h.chatwoot.inbox.working_hours_enabled = true;
-  h.chatwoot.inbox.timezone = "UTC";
-  h.chatwoot.inbox.working_hours = [0, 1, 2, 3, 4, 5, 6].map((d) => ({
-    day_of_week: d,
-    closed_all_day: d !== (today + 2) % 7,
-    open_all_day: false,
-    open_hour: 9,
-    open_minutes: 0,
-    close_hour: 17,
-    close_minutes: 0,
-  }));
-  await h.bridge.checkChatwoot();
+  await closeTheInbox(h, null);
   assert.equal((await nudgesAfterRun(h, offHours)).length, 0, "nothing outside working hours");
 
   h.chatwoot.inbox.working_hours_enabled = false;

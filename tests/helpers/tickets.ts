@@ -41,3 +41,21 @@ export async function deliverAll(h: Harness, payloads: Record<string, unknown>[]
     if (res.status !== 200) throw new Error(`webhook ${p.event} answered ${res.status}`);
   }
 }
+
+/** Working hours that are closed now: open only on a day that is not today (UTC). */
+export async function closeTheInbox(h: Harness, outOfOffice: string | null) {
+  const today = new Date().getUTCDay();
+  h.chatwoot.inbox.working_hours_enabled = true;
+  h.chatwoot.inbox.timezone = "UTC";
+  h.chatwoot.inbox.out_of_office_message = outOfOffice;
+  h.chatwoot.inbox.working_hours = [0, 1, 2, 3, 4, 5, 6].map((d) => ({
+    day_of_week: d,
+    closed_all_day: d !== (today + 2) % 7,
+    open_all_day: false,
+    open_hour: 9,
+    open_minutes: 0,
+    close_hour: 17,
+    close_minutes: 0,
+  }));
+  await h.bridge.checkChatwoot();
+}
