@@ -82,7 +82,10 @@ export function buildServices(
     fallback: config.fallbackChannelId
       ? {
         channelId: config.fallbackChannelId,
-        threads: createFallbackThreads(kv, { retryMs: deps.dmRetryMs }),
+        threads: createFallbackThreads(kv, {
+          retryMs: deps.dmRetryMs,
+          recentWindowMs: config.reconcileWindowHours * 3600_000,
+        }),
       }
       : undefined,
     seen: createSeenMarkers(kv, { reconcileWindowMs: config.reconcileWindowHours * 3600_000 }),

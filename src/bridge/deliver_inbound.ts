@@ -31,9 +31,14 @@ export function inboundDeliverers(deps: InboundDeliveryDeps): Deliverers<"in"> {
       );
       if (dm.viaCommand) await answerCommand(deps, dm.viaCommand.interactionToken, forwarded);
       return {
-        // A fallback thread is not the user's DM channel (nor read by the DM catch-up).
-        ...(dm.channelId && !dm.inThread
-          ? { userWrote: { channelId: dm.channelId, messageId: dm.messageId } }
+        ...(dm.channelId
+          ? {
+            userWrote: {
+              channelId: dm.channelId,
+              messageId: dm.messageId,
+              ...(dm.inThread ? { inThread: true as const } : {}),
+            },
+          }
           : {}),
         ...(forwarded
           ? {
@@ -50,7 +55,11 @@ export function inboundDeliverers(deps: InboundDeliveryDeps): Deliverers<"in"> {
     dm_edit: (change, attempt) => relayChange(deps, change, attempt),
     dm_delete: (change, attempt) => relayChange(deps, change, attempt),
     csat_rating: (rating) => submitRating(deps.csat, rating),
-    interactive_answer: (answer, attempt) => deliverAnswer(deps.answers, answer, attempt),
+    async interactive_answer(answer, attempt): Promise<Completion<"in">> {
+      await deliverAnswer(deps.answers, answer, attempt);
+      // Answering with a click is answering (no "Still need help?" for it).
+      return { lastSpeaker: { conversationId: answer.conversationId, who: "user" } };
+    },
     // The bridge's own updates to Chatwoot (undelivered.ts).
     delivery_status: (status) => reportDeliveryStatus(deps.changes, status),
     agent_alert: (alert) => alertAgent(deps.changes, alert),

@@ -35,6 +35,8 @@ export interface DiscordPort {
   openPrivateThread(parentChannelId: string, name: string): Promise<string>;
   /** Adds a user to a thread (Discord: 10007 when they are not in the server). */
   addThreadMember(threadId: string, userId: string): Promise<void>;
+  /** Deletes a channel or thread the bot opened. */
+  deleteChannel(channelId: string): Promise<void>;
   /** An authenticated read that proves Discord answers and accepts the token. */
   checkAccess(): Promise<void>;
   /** Sends a message that can never ping anyone. */

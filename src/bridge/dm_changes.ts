@@ -40,6 +40,12 @@ export async function forwardDmChange(
     );
     return undefined;
   }
+  // A deletion event does not say whose message it was: the bot's own copy of a reply (deleted
+  // by the bot after an agent did, or by a moderator in a thread) is not the user's deletion.
+  if (change.kind === "dm_delete" && !(await isUsersMessage(deps, conversationId, original))) {
+    log.info("deletion of a message that is not the user's; ignored");
+    return undefined;
+  }
   const sourceId = changeSourceId(change);
   if (!attempt.firstAttempt) {
     const existing = (await deps.chatwoot.listMessages(conversationId)).find((m) =>
@@ -58,4 +64,14 @@ export async function forwardDmChange(
     chatwootMessageId: posted.id,
   });
   return { conversationId, chatwootMessageId: posted.id };
+}
+
+/** Whether a Chatwoot message of this conversation is the user's (one read: it, exactly). */
+async function isUsersMessage(
+  deps: DmChangeDeps,
+  conversationId: number,
+  chatwootMessageId: number,
+): Promise<boolean> {
+  const [found] = await deps.chatwoot.listMessagesAfter(conversationId, chatwootMessageId - 1);
+  return found?.id === chatwootMessageId && found.messageType === "incoming";
 }

@@ -25,6 +25,21 @@ export const DMS_REFUSED: Record<number, string> = {
 /** How long replies go straight to the thread before a DM is tried again. */
 export const DM_RETRY_MS = 15 * 60_000;
 
+/** A thread a moderator deleted (10003), locked (50083) or closed to the bot (50001). */
+const DEAD_THREAD = new Set([10003, 50083, 50001]);
+/** Discord: the user is not a member of the fallback channel's server. */
+const NOT_IN_SERVER = 10007;
+
+/** The user cannot be reached in the fallback server either (remembered for DM_RETRY_MS). */
+export class NotInFallbackServer extends ServiceError {
+  readonly service = "discord";
+  readonly status = 404;
+  override readonly code = NOT_IN_SERVER;
+  constructor(userId: string) {
+    super(`Discord user ${userId} is not a member of the fallback channel's server`);
+  }
+}
+
 export interface FallbackThreads {
   /** The user's current fallback thread, and the conversation it was opened for. */
   threadOf(userId: string): Promise<{ threadId: string; conversationId?: number } | undefined>;
@@ -38,6 +53,9 @@ export interface FallbackThreads {
   markDmsClosed(userId: string): Promise<void>;
   /** The user wrote to the bot by DM: DMs work again. */
   markDmsOpen(userId: string): Promise<void>;
+  /** Discord said the user is not in the fallback server, within DM_RETRY_MS. */
+  notInServer(userId: string): Promise<boolean>;
+  markNotInServer(userId: string): Promise<void>;
 }
 
 export interface Fallback {
@@ -93,19 +111,31 @@ export async function sendToUser<T>(
   channel: UserChannel,
   send: (channelId: string) => Promise<T>,
 ): Promise<{ result: T; channel: UserChannel }> {
+  const { fallback } = deps;
   try {
     return { result: await send(channel.channelId), channel };
   } catch (error) {
-    if (channel.where !== "dm" || !deps.fallback || !isDmRefused(error)) throw error;
-    await deps.fallback.threads.markDmsClosed(target.userId);
-    const threadId = await threadFor(deps, deps.fallback, target.userId, target.conversationId);
-    deps.log.info("DMs closed: delivering in the fallback thread", {
-      discordUserId: target.userId,
-      threadId,
-    });
-    const thread: UserChannel = { channelId: threadId, where: "thread" };
-    return { result: await send(threadId), channel: thread };
+    if (!fallback) throw error;
+    if (channel.where === "dm") {
+      if (!isDmRefused(error)) throw error;
+      await fallback.threads.markDmsClosed(target.userId);
+      deps.log.info("DMs closed: delivering in the fallback thread", {
+        discordUserId: target.userId,
+      });
+    } else {
+      if (!isDeadThread(error)) throw error;
+      // Deleted or locked by a moderator: a new thread, once.
+      await fallback.threads.forget(target.userId);
+      deps.log.warn("fallback thread gone: opening another", { discordUserId: target.userId });
+    }
   }
+  const threadId = await threadFor(deps, fallback, target.userId, target.conversationId);
+  return { result: await send(threadId), channel: { channelId: threadId, where: "thread" } };
+}
+
+function isDeadThread(error: unknown): boolean {
+  return error instanceof ServiceError && error.service === "discord" &&
+    error.code !== undefined && DEAD_THREAD.has(error.code);
 }
 
 /** Tells the conversation's agents, once per thread, where its replies are delivered. */
@@ -136,6 +166,8 @@ async function threadFor(
   if (known && (conversationId === undefined || known.conversationId === conversationId)) {
     return known.threadId;
   }
+  // Not in the server a moment ago: no thread (each would count against the server's limit).
+  if (await fallback.threads.notInServer(userId)) throw new NotInFallbackServer(userId);
   const name = conversationId === undefined ? "Support" : `Ticket #${conversationId}`;
   const threadId = await deps.discord.openPrivateThread(fallback.channelId, name);
   // Recorded before the user is in it, so that nothing they write there is taken for a stranger's.
@@ -144,6 +176,13 @@ async function threadFor(
     await deps.discord.addThreadMember(threadId, userId);
   } catch (error) {
     await fallback.threads.forget(userId);
+    if (error instanceof ServiceError && error.code === NOT_IN_SERVER) {
+      await fallback.threads.markNotInServer(userId);
+      // An empty thread is of no use, and active threads are limited per server.
+      await deps.discord.deleteChannel(threadId).catch((e) =>
+        deps.log.warn("could not delete an unused fallback thread", { threadId, error: String(e) })
+      );
+    }
     throw error;
   }
   deps.log.info("fallback thread opened", { discordUserId: userId, threadId, conversationId });

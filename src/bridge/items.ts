@@ -361,7 +361,7 @@ export interface Completion<D extends Direction> {
    */
   relayed?: { chatwootMessageId: number; discordMessageIds: string[]; conversationId: number };
   /** The user wrote in this DM channel (replies need not open it; the catch-up reads after it). */
-  userWrote?: { channelId: string; messageId: string };
+  userWrote?: { channelId: string; messageId: string; inThread?: true };
   /** Who spoke last in a conversation, for the stale-ticket check-in (nudges.ts). */
   lastSpeaker?: { conversationId: number; who: "agent" | "user" };
   /** Items for the user's other mailbox (the other service), written in the same commit. */

@@ -38,6 +38,11 @@ export interface AnswerWaits {
   ): AsyncIterable<{ conversationId: number; userId: string; agentAt: number }>;
   /** Records the check-in; false when one was recorded since (another instance). */
   markNudged(conversationId: number, at: number): Promise<boolean>;
+  /**
+   * The wait is over (checked in on, or the ticket is no longer open): its record goes, unless
+   * an agent replied again since (`agentAt` is no longer the last reply).
+   */
+  settle(conversationId: number, agentAt: number): Promise<void>;
 }
 
 export interface NudgeDeps {
@@ -53,6 +58,8 @@ export interface NudgeDeps {
 }
 
 export const MAX_NUDGES_PER_RUN = 100;
+/** Waits looked at per run (each settled one is deleted, so the list holds only live waits). */
+export const MAX_SCANNED_PER_RUN = 1_000;
 export const NUDGE_CUSTOM_ID_PREFIX = "nudge:";
 
 /** One scheduled run: sends the check-ins that are due. */
@@ -64,14 +71,18 @@ export async function nudgeStaleTickets(
   if (!isOpenAt(scheduleOf(settings), now)) return { nudged: 0, apiCalls: 0 };
   let nudged = 0;
   let apiCalls = 0;
-  for await (const due of deps.waits.agentLastBefore(now - deps.afterMs, MAX_NUDGES_PER_RUN)) {
+  for await (const due of deps.waits.agentLastBefore(now - deps.afterMs, MAX_SCANNED_PER_RUN)) {
+    if (nudged >= MAX_NUDGES_PER_RUN) break;
     const ticket = await deps.tickets.get(due.userId);
     // Only the user's current ticket, while it is open (as last seen, then as Chatwoot says).
-    if (ticket?.conversationId !== due.conversationId) continue;
     const known = await deps.conversations.get(due.conversationId);
-    if (known && known.status !== "open") continue;
-    apiCalls++;
-    if ((await deps.chatwoot.getConversation(due.conversationId)).status !== "open") continue;
+    if (
+      ticket?.conversationId !== due.conversationId || (known && known.status !== "open") ||
+      (apiCalls++, (await deps.chatwoot.getConversation(due.conversationId)).status !== "open")
+    ) {
+      await deps.waits.settle(due.conversationId, due.agentAt);
+      continue;
+    }
     await deps.mailbox.append({
       dir: "out",
       userId: due.userId,
@@ -82,6 +93,7 @@ export async function nudgeStaleTickets(
       dedupe: { kind: "notice", id: `nudge:${due.conversationId}:${due.agentAt}` },
     });
     if (await deps.waits.markNudged(due.conversationId, now)) nudged++;
+    await deps.waits.settle(due.conversationId, due.agentAt);
   }
   if (nudged) deps.log.info("stale tickets checked in on", { nudged, apiCalls });
   return { nudged, apiCalls };

@@ -6,7 +6,7 @@
  * enforces, so a part is not sent twice.
  */
 import { downloadWithinBudget, filesAndLinks, formatBytes } from "./attachment_downloads.ts";
-import { classifyFailure, isRetryable, ServiceError } from "./errors.ts";
+import { classifyFailure, describeError, isRetryable, ServiceError } from "./errors.ts";
 import type {
   AgentAttachment,
   AgentDeletion,
@@ -301,16 +301,19 @@ export async function sendNotice(deps: NoticeDeps, item: UserNotice): Promise<vo
     messageId: "",
   };
   if (prompt) await deps.csat.save(prompt);
-  const transcript = item.transcript && deps.transcript
-    ? await deps.transcript(item.transcript.conversationId)
-    : undefined;
+  const transcript = item.transcript && await transcriptOf(deps, item.transcript.conversationId);
   const { result: sent, channel: used } = await sendToUser(
     deps,
     { userId: item.discordUserId, conversationId },
     channel,
     (channelId) =>
       deps.discord.sendMessage(channelId, {
-        embed: item.embed,
+        embed: transcript === null
+          ? {
+            ...item.embed,
+            description: `${item.embed.description}\n\n_(The transcript could not be attached.)_`,
+          }
+          : item.embed,
         button: item.button,
         ...(transcript ? { files: [transcript] } : {}),
         ...(item.rows ? { rows: item.rows } : {}),
@@ -323,4 +326,21 @@ export async function sendNotice(deps: NoticeDeps, item: UserNotice): Promise<vo
     notice: item.noticeId,
     latencyMs: Date.now() - item.receivedAt,
   });
+}
+
+/**
+ * A conversation's transcript, or null when Chatwoot cannot give it now: the
+ * notice goes without it (a Chatwoot outage never holds what goes to Discord).
+ */
+async function transcriptOf(
+  deps: NoticeDeps,
+  conversationId: number,
+): Promise<UploadFile | null | undefined> {
+  if (!deps.transcript) return undefined;
+  try {
+    return await deps.transcript(conversationId);
+  } catch (error) {
+    deps.log.warn("transcript not attached", { conversationId, error: describeError(error) });
+    return null;
+  }
 }

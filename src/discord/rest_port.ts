@@ -154,6 +154,14 @@ export function createDiscordRest(
         throw toDiscordError(error, `adding user ${userId} to thread ${threadId}`);
       }
     },
+    async deleteChannel(channelId) {
+      try {
+        await requests.take();
+        await bot.helpers.deleteChannel(BigInt(channelId));
+      } catch (error) {
+        throw toDiscordError(error, `deleting channel ${channelId}`);
+      }
+    },
     async sendMessage(channelId, message) {
       try {
         await requests.take();

@@ -992,6 +992,11 @@ export class FakeDiscord {
       );
       return found ? json(found) : discordError(404, 10008, "Unknown Message");
     }
+    if (method === "DELETE" && (m = /^\/channels\/(\d+)$/.exec(path))) {
+      // Only threads can be deleted here (Manage Threads); the deleted thread answers 10003.
+      if (!this.threads.delete(m[1])) return discordError(404, 10003, "Unknown Channel");
+      return json({ id: m[1], type: 12 });
+    }
     if (method === "DELETE" && (m = /^\/channels\/(\d+)\/messages\/(\d+)$/.exec(path))) {
       const at = this.sent.findIndex((x) => x.channel_id === m![1] && x.id === m![2]);
       if (at < 0) return discordError(404, 10008, "Unknown Message");

@@ -79,7 +79,7 @@ export async function reconcileMissedReplies(deps: {
 }
 
 export async function catchUpMissedDms(deps: {
-  recent: Pick<RecentActivity, "dms">;
+  recent: Pick<RecentActivity, "dms" | "threads">;
   discord: Pick<DiscordPort, "listMessagesAfter">;
   windowHours: number;
   accept: (dm: InboundDm) => Promise<boolean>;
@@ -87,10 +87,18 @@ export async function catchUpMissedDms(deps: {
   now?: () => number;
 }): Promise<{ users: number; apiCalls: number; recovered: number }> {
   const now = (deps.now ?? Date.now)();
-  const list = await deps.recent.dms(now - deps.windowHours * 3600_000, MAX_USERS_PER_CATCH_UP);
+  const since = now - deps.windowHours * 3600_000;
+  // DM channels, and the fallback threads of users whose DMs are closed (read the same way).
+  const list = [
+    ...(await deps.recent.dms(since, MAX_USERS_PER_CATCH_UP)),
+    ...(await deps.recent.threads(since, MAX_USERS_PER_CATCH_UP)).map((t) => ({
+      ...t,
+      inThread: true as const,
+    })),
+  ];
   let apiCalls = 0;
   let recovered = 0;
-  for (const { userId, value } of list) {
+  for (const { userId, value, ...where } of list) {
     apiCalls++;
     try {
       const messages = await deps.discord.listMessagesAfter(value.channelId, value.messageId, 100);
@@ -102,6 +110,7 @@ export async function catchUpMissedDms(deps: {
           channelId: m.channelId,
           author: { id: userId, username: m.author.username, globalName: m.author.globalName },
           content: m.content,
+          ...("inThread" in where ? { inThread: true as const } : {}),
           receivedAt: Date.now(),
         });
         if (accepted) recovered++;

@@ -26,17 +26,29 @@ export function createAnswerWaits(kv: Deno.Kv): AnswerWaits {
         const e of kv.list<{ userId: string; at: number }>({ prefix: keys.allLastAgent() })
       ) {
         const conversationId = e.key[1];
-        if (typeof conversationId !== "number" || e.value.at > beforeMs) continue;
+        if (typeof conversationId !== "number") continue;
+        if (++seen > max) return;
+        if (e.value.at > beforeMs) continue;
         const [user, nudged] = await kv.getMany<[number, number]>([
           keys.lastUser(conversationId),
           keys.nudged(conversationId),
         ]);
-        // The user answered since, or was checked in with since their last message.
-        if (user.value !== null && user.value >= e.value.at) continue;
-        if (nudged.value !== null && nudged.value > (user.value ?? 0)) continue;
+        // The user answered since, or was checked in with since their last message: no wait.
+        if (
+          (user.value !== null && user.value >= e.value.at) ||
+          (nudged.value !== null && nudged.value > (user.value ?? 0))
+        ) {
+          await kv.atomic().check(e).delete(e.key).commit();
+          continue;
+        }
         yield { conversationId, userId: e.value.userId, agentAt: e.value.at };
-        if (++seen >= max) return;
       }
+    },
+    async settle(conversationId, agentAt) {
+      const key = keys.lastAgent(conversationId);
+      const current = await kv.get<{ at: number }>(key);
+      if (current.value?.at !== agentAt) return;
+      await kv.atomic().check(current).delete(key).commit();
     },
     async markNudged(conversationId, at) {
       const key = keys.nudged(conversationId);

@@ -25,11 +25,9 @@ export function completionRecords<D extends Direction>(
     );
   }
   if (userWrote) {
-    records.push(
-      dmActivity(userId, userWrote, options.now, options.recentWindowMs),
-      // Replies to a user who wrote first need no "open DM" request.
-      ...dmChannelRecords(userId, userWrote.channelId),
-    );
+    records.push(dmActivity(userId, userWrote, options.now, options.recentWindowMs));
+    // Replies to a user who wrote first need no "open DM" request (a thread is no DM channel).
+    if (!userWrote.inThread) records.push(...dmChannelRecords(userId, userWrote.channelId));
   }
   const speaker = completion.lastSpeaker;
   if (speaker && options.trackLastSpeaker) {

@@ -4,7 +4,7 @@ import { keys } from "./keys.ts";
 
 export function createFallbackThreads(
   kv: Deno.Kv,
-  options: { retryMs?: number; now?: () => number } = {},
+  options: { retryMs?: number; now?: () => number; recentWindowMs?: number } = {},
 ): FallbackThreads {
   const retryMs = options.retryMs ?? DM_RETRY_MS;
   const now = options.now ?? Date.now;
@@ -21,6 +21,12 @@ export function createFallbackThreads(
           ...(conversationId !== undefined ? { conversationId } : {}),
         })
         .set(keys.threadOwner(threadId), userId)
+        // The catch-up of missed messages reads a new thread from its start.
+        .set(
+          keys.recentThread(userId),
+          { channelId: threadId, messageId: threadId, at: now() },
+          { expireIn: options.recentWindowMs ?? 72 * 3600_000 },
+        )
         .commit();
     },
     async forget(userId) {
@@ -39,6 +45,13 @@ export function createFallbackThreads(
     },
     async markDmsOpen(userId) {
       await kv.delete(keys.dmsClosed(userId));
+    },
+    async notInServer(userId) {
+      const at = (await kv.get<number>(keys.notInServer(userId))).value;
+      return at !== null && now() - at < retryMs;
+    },
+    async markNotInServer(userId) {
+      await kv.set(keys.notInServer(userId), now(), { expireIn: retryMs });
     },
   };
 }

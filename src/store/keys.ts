@@ -24,12 +24,14 @@
  *                                               while the user's DMs are closed (FALLBACK_CHANNEL_ID)
  * thread_owner/<threadId>                     → the user a fallback thread belongs to
  * dms_closed/<discordUserId>                  → at: Discord refused a DM (expires after DM_RETRY_MS)
+ * not_in_server/<discordUserId>               → at: not a member of the fallback server (same)
  * gateway_leader                              → which instance holds the Discord gateway
  * link_cw/<chatwootMessageId>                 → Discord message ids it was delivered as
  * link_dc/<discordMessageId>                  → Chatwoot message id it belongs to
  * once/<kind>/<id>                            → a one-time action was done (e.g. a private note)
  * recent_conversation/<conversationId>        → {userId, at}: activity, for reconciliation (expires)
  * recent_dm/<discordUserId>                   → {channelId, messageId, at}: last DM forwarded (expires)
+ * recent_thread/<discordUserId>               → the same in the user's fallback thread
  */
 import type { Direction } from "../bridge/items.ts";
 
@@ -80,6 +82,7 @@ export const keys = {
   fallbackThread: (userId: string) => ["fallback_thread", userId] as const,
   threadOwner: (threadId: string) => ["thread_owner", threadId] as const,
   dmsClosed: (userId: string) => ["dms_closed", userId] as const,
+  notInServer: (userId: string) => ["not_in_server", userId] as const,
   gatewayLeader: () => ["gateway_leader"] as const,
   linkFromChatwoot: (chatwootMessageId: number) => ["link_cw", chatwootMessageId] as const,
   linkFromDiscord: (discordMessageId: string) => ["link_dc", discordMessageId] as const,
@@ -88,6 +91,8 @@ export const keys = {
   allRecentConversations: () => ["recent_conversation"] as const,
   recentDm: (userId: string) => ["recent_dm", userId] as const,
   allRecentDms: () => ["recent_dm"] as const,
+  recentThread: (userId: string) => ["recent_thread", userId] as const,
+  allRecentThreads: () => ["recent_thread"] as const,
 };
 
 /** Reads `[prefix, dir, userId, …]` (pending, lease, retry, mailbox and dead keys). */

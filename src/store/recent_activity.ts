@@ -31,6 +31,8 @@ export interface RecentActivity {
     max: number,
   ): Promise<{ conversationId: number; value: RecentConversation }[]>;
   dms(sinceMs: number, max: number): Promise<{ userId: string; value: RecentDm }[]>;
+  /** The same for users' fallback threads (FALLBACK_CHANNEL_ID). */
+  threads(sinceMs: number, max: number): Promise<{ userId: string; value: RecentDm }[]>;
 }
 
 export function createRecentActivity(kv: Deno.Kv): RecentActivity {
@@ -47,14 +49,17 @@ export function createRecentActivity(kv: Deno.Kv): RecentActivity {
         return typeof conversationId === "number" ? [{ conversationId, value }] : [];
       });
     },
-    async dms(sinceMs, max) {
-      const found = await mostRecent<RecentDm>(kv, keys.allRecentDms(), sinceMs, max);
-      return found.flatMap(({ key, value }) => {
-        const userId = key[1];
-        return typeof userId === "string" ? [{ userId, value }] : [];
-      });
-    },
+    dms: (sinceMs, max) => byUser(kv, keys.allRecentDms(), sinceMs, max),
+    threads: (sinceMs, max) => byUser(kv, keys.allRecentThreads(), sinceMs, max),
   };
+}
+
+async function byUser(kv: Deno.Kv, prefix: Deno.KvKey, sinceMs: number, max: number) {
+  const found = await mostRecent<RecentDm>(kv, prefix, sinceMs, max);
+  return found.flatMap(({ key, value }) => {
+    const userId = key[1];
+    return typeof userId === "string" ? [{ userId, value }] : [];
+  });
 }
 
 async function mostRecent<T extends { at: number }>(
@@ -81,13 +86,14 @@ export function conversationActivity(
   return { key: keys.recentConversation(conversationId), value, expireIn: windowMs };
 }
 
-/** The user's last DM forwarded, in its DM channel. */
+/** The user's last DM forwarded, in its DM channel (or in their fallback thread). */
 export function dmActivity(
   userId: string,
-  dm: { channelId: string; messageId: string },
+  dm: { channelId: string; messageId: string; inThread?: true },
   at: number,
   windowMs: number,
 ): ActivityRecord {
   const value: RecentDm = { channelId: dm.channelId, messageId: dm.messageId, at };
-  return { key: keys.recentDm(userId), value, expireIn: windowMs };
+  const key = dm.inThread ? keys.recentThread(userId) : keys.recentDm(userId);
+  return { key, value, expireIn: windowMs };
 }

@@ -59,6 +59,10 @@ export class MemoryDiscord implements DiscordPort {
     await this.#call("addThreadMember");
   }
 
+  async deleteChannel(_channelId: string) {
+    await this.#call("deleteChannel");
+  }
+
   async checkAccess() {
     await this.#call("checkAccess");
   }
