@@ -325,3 +325,20 @@ Deno.test("check-config checks that WEBHOOK_PORT can be bound and KV_PATH opened
     }
   });
 });
+
+Deno.test("check-config with FALLBACK_CHANNEL_ID: the Message Content intent and the channel are checked", async () => {
+  await withFakes(async (discord, chatwoot) => {
+    const env = fakeEnv(discord, chatwoot, { FALLBACK_CHANNEL_ID: discord.fallbackChannelId });
+    const off = await spawnCordwoot(["check-config"], { env }).result;
+    assert.match(
+      off.stdout,
+      /✘ Gateway intents — FALLBACK_CHANNEL_ID needs the Message Content intent/,
+    );
+    assert.match(off.stdout, /✔ Fallback channel — /);
+    discord.applicationFlags = 1 << 19;
+    const wrong = fakeEnv(discord, chatwoot, { FALLBACK_CHANNEL_ID: "123456789012345678" });
+    const bad = await spawnCordwoot(["check-config"], { env: wrong }).result;
+    assert.match(bad.stdout, /✔ Gateway intents — Message Content is enabled/);
+    assert.match(bad.stdout, /✘ Fallback channel — cannot read channel 123456789012345678/);
+  });
+});

@@ -8,7 +8,8 @@
  *
  * Checks run one at a time; at most `maxWaiting` wait, further ones pass
  * unchecked (an attacker submitting forms in a loop costs one worker, never
- * the bridge).
+ * the bridge). The defaults keep a form's worst wait (15 × 100 ms) within
+ * Discord's 3 seconds to acknowledge its submission.
  */
 import type { PatternCheck } from "../bridge/interactive.ts";
 
@@ -33,7 +34,7 @@ export function createPatternSandbox(
   options: { timeoutMs?: number; maxWaiting?: number } = {},
 ): PatternCheck & { close(): void } {
   const timeoutMs = options.timeoutMs ?? 100;
-  const maxWaiting = options.maxWaiting ?? 50;
+  const maxWaiting = options.maxWaiting ?? 15;
   const source = URL.createObjectURL(new Blob([WORKER_SOURCE], { type: "text/javascript" }));
   let worker: Worker | undefined;
   let queue: Promise<unknown> = Promise.resolve();

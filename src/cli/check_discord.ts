@@ -18,7 +18,16 @@ const applicationSchema = z.object({
   id: z.string().regex(/^\d{17,20}$/),
   name: z.string(),
   verify_key: z.string().nullish(),
+  flags: z.number().nullish(),
 });
+const channelSchema = z.object({
+  id: z.string(),
+  type: z.number(),
+  guild_id: z.string().nullish(),
+});
+
+/** Application flags: the Message Content intent is enabled (full, or limited below 100 servers). */
+const MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19);
 const commandListSchema = z.array(z.object({ name: z.string() }));
 
 export async function checkDiscord(config: Config, get: Get): Promise<Check[]> {
@@ -74,11 +83,25 @@ export async function checkDiscord(config: Config, get: Get): Promise<Check[]> {
     fix:
       "set DISCORD_CLIENT_ID to the Application ID shown under General Information (or leave it empty)",
   });
-  checks.push({
-    ok: true,
-    label: "Gateway intents",
-    detail: "Direct Messages and Direct Message Typing are not privileged: nothing to enable",
-  });
+  if (config.fallbackChannelId) {
+    const contentOn = ((app.data.flags ?? 0) & MESSAGE_CONTENT_FLAGS) !== 0;
+    checks.push({
+      ok: contentOn,
+      label: "Gateway intents",
+      detail: contentOn
+        ? "Message Content is enabled (FALLBACK_CHANNEL_ID reads the fallback threads)"
+        : "FALLBACK_CHANNEL_ID needs the Message Content intent, which is not enabled",
+      fix:
+        "Developer Portal > your application > Bot > Privileged Gateway Intents > Message Content",
+    });
+    checks.push(await checkFallbackChannel(api, config.fallbackChannelId, headers, get));
+  } else {
+    checks.push({
+      ok: true,
+      label: "Gateway intents",
+      detail: "Direct Messages and Direct Message Typing are not privileged: nothing to enable",
+    });
+  }
   if (config.discordPublicKey) {
     const same = app.data.verify_key?.toLowerCase() === config.discordPublicKey;
     checks.push({
@@ -118,4 +141,31 @@ export async function checkDiscord(config: Config, get: Get): Promise<Check[]> {
     fix: "run `cordwoot register-commands` (or `deno task register-commands`)",
   });
   return checks;
+}
+
+/** FALLBACK_CHANNEL_ID names a server text channel the bot can see. */
+async function checkFallbackChannel(
+  api: string,
+  channelId: string,
+  headers: Record<string, string>,
+  get: Get,
+): Promise<Check> {
+  const answer = await get(`${api}/v10/channels/${channelId}`, headers);
+  const channel = answer.reached && answer.status === 200
+    ? channelSchema.safeParse(answer.json)
+    : undefined;
+  const ok = channel?.success === true && channel.data.type === 0 && !!channel.data.guild_id;
+  return {
+    ok,
+    label: "Fallback channel",
+    detail: ok
+      ? `FALLBACK_CHANNEL_ID ${channelId} is a server text channel the bot can see`
+      : channel?.success
+      ? `FALLBACK_CHANNEL_ID ${channelId} is not a server text channel (type ${channel.data.type})`
+      : `cannot read channel ${channelId}: ${
+        answer.reached ? describeAnswer(answer) : answer.cause
+      }`,
+    fix: "copy a text channel's id (Developer Mode > right-click > Copy Channel ID) and give the " +
+      "bot View Channel, Create Private Threads, Send Messages in Threads and Manage Threads there",
+  };
 }

@@ -44,6 +44,9 @@ export const desiredProperties = {
 
 export type DiscordBot = ReturnType<typeof createDiscordBot>["bot"];
 
+/** How long Discordeno keeps an idle route queue (its default: a minute). */
+const ROUTE_QUEUE_IDLE_MS = 5_000;
+
 export interface DiscordGatewayOptions {
   config: Pick<
     Config,
@@ -141,6 +144,10 @@ export function createDiscordBot(options: DiscordGatewayOptions) {
   });
   if (customApi) bot.rest.isProxied = config.discordApiProxy;
   limitRequestTime(bot.rest, options.requestTimeoutMs);
+  // Discordeno keeps a queue per route for a minute after its last request, and a ✅ reaction's
+  // route names its message: under load that is one queue per DM. Our own scheduler paces
+  // requests, so idle queues go after a few seconds.
+  bot.rest.deleteQueueDelay = ROUTE_QUEUE_IDLE_MS;
   limitSendRate(bot.rest);
   const supervisor = superviseGateway({
     bot,

@@ -259,6 +259,9 @@ export class FakeDiscord {
       [...this.#responseMessages.values()].find((m) => m.id === id);
   }
 
+  /** The application's flags (1 << 19: the Message Content intent enabled, limited). */
+  applicationFlags = 0;
+
   /** Edits of `@original` interaction responses, by interaction token. */
   readonly interactionEdits = new Map<string, Record<string, unknown>[]>();
   /**
@@ -1055,7 +1058,7 @@ export class FakeDiscord {
         id: this.applicationId,
         name: "Acme Support",
         verify_key: this.verifyKey,
-        flags: 0,
+        flags: this.applicationFlags,
         bot_public: true,
         bot_require_code_grant: false,
         description: "",

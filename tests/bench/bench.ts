@@ -42,9 +42,16 @@ function percentiles(samples: number[]) {
   return { p50: at(50), p95: at(95), p99: at(99), max: s[s.length - 1] };
 }
 
-function rssMiB(pid: number): number {
+function rssMiB(pid: number, field = "VmRSS"): number {
   const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)![1]) / 1024;
+}
+
+/** Anonymous memory (the process's own) and file pages mapped (the KV database's, reclaimable). */
+function rssParts(pid: number): string {
+  return `anonymous ${rssMiB(pid, "RssAnon").toFixed(1)}, file-backed ${
+    rssMiB(pid, "RssFile").toFixed(1)
+  }`;
 }
 
 async function until(probe: () => boolean, ms: number): Promise<boolean> {
@@ -165,6 +172,7 @@ let bridge = startBridge(env("main"));
 await healthyAfter(performance.now());
 await sleep(2000);
 const idleRss = rssMiB(bridge.pid);
+const idleParts = rssParts(bridge.pid);
 row("RSS idle", `${idleRss.toFixed(1)} MiB`, "≤ 60 MiB", idleRss <= 60);
 
 // ---------------------------------------------------------------- API calls per message
@@ -452,7 +460,7 @@ await sleep(60_000);
 const afterRss = rssMiB(bridge.pid);
 row(
   "RSS one minute after the load",
-  `${afterRss.toFixed(1)} MiB (idle was ${idleRss.toFixed(1)})`,
+  `${afterRss.toFixed(1)} MiB (${rssParts(bridge.pid)}); idle ${idleRss.toFixed(1)} (${idleParts})`,
   "within 20 % of idle",
   afterRss <= idleRss * 1.2,
 );
