@@ -264,6 +264,16 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
   if (secret.success && secret.data === undefined && !(unsigned.success && unsigned.data)) {
     problems.push(WEBHOOK_SECRET_REQUIRED);
   }
+  // Thread messages arrive only over the gateway (not on Deno Deploy, nor with it switched off).
+  if (
+    parsed.success && parsed.data.FALLBACK_CHANNEL_ID &&
+    !(parsed.data.DISCORD_GATEWAY ?? parsed.data.DENO_DEPLOYMENT_ID === undefined)
+  ) {
+    problems.push(
+      "FALLBACK_CHANNEL_ID needs the Discord gateway: what users write in their threads arrives " +
+        "only over it (set DISCORD_GATEWAY=true, or leave FALLBACK_CHANNEL_ID blank; not on Deno Deploy)",
+    );
+  }
   if (!parsed.success || problems.length) return { ok: false, problems: [...new Set(problems)] };
   const e = parsed.data;
   const botId = botIdFromToken(e.DISCORD_TOKEN)!;

@@ -23,24 +23,47 @@ const EMOJI =
 /** One Discord select menu holds 25 options. */
 const MAX_TOPICS = 25;
 
+const NUDGE_EXPECTED =
+  "expected a number of hours above 0, e.g. 48 (leave it blank for no check-in)";
+
+const TOPIC_KEYS = "label, description, emoji, team, labels, priority";
+
 const topicSchema = z.object({
-  label: z.string().trim().min(1, "a topic needs a label").max(
-    100,
-    "label: at most 100 characters",
-  ),
-  description: z.string().trim().max(100, "description: at most 100 characters").optional(),
-  emoji: z.string().trim().regex(
+  label: z.string({ error: "label: text is required" }).trim()
+    .min(1, "label: text is required").max(100, "label: at most 100 characters"),
+  description: z.string({ error: "description: text expected" }).trim()
+    .max(100, "description: at most 100 characters").optional(),
+  emoji: z.string({ error: "emoji: text expected" }).trim().regex(
     EMOJI,
     'emoji: one emoji (e.g. "💳") or a custom emoji written <:name:id>',
   ).optional(),
-  team: z.number().int().positive("team: a Chatwoot team id").optional(),
+  team: z.number({ error: "team: a Chatwoot team id (a whole number, not in quotes)" }).int(
+    "team: a Chatwoot team id (a whole number)",
+  ).positive("team: a Chatwoot team id (a whole number)").optional(),
   labels: z.array(
-    z.string().trim().min(1).max(255).regex(/^[^\s,]+$/, "labels: no spaces or commas"),
-  ).max(20).optional(),
+    z.string({ error: "labels: each label is text" }).trim().min(1, "labels: an empty label")
+      .max(255, "labels: at most 255 characters each")
+      .regex(/^[^\s,]+$/, "labels: no spaces or commas in a label"),
+    { error: 'labels: a list of Chatwoot labels, e.g. ["billing"]' },
+  ).max(20, "labels: at most 20").optional(),
   priority: z.enum(["low", "medium", "high", "urgent"], {
     error: "priority: low, medium, high or urgent",
   }).optional(),
 }).strict();
+
+/** A zod issue of one topic, said for an operator: which topic (from 1, with its label), what. */
+function topicProblem(issue: z.core.$ZodIssue, json: unknown): string {
+  const [index] = issue.path;
+  if (typeof index !== "number") return issue.message;
+  const label = (Array.isArray(json) ? json[index] : undefined)?.label;
+  const which = `topic ${index + 1}${typeof label === "string" && label ? ` ("${label}")` : ""}`;
+  const message = issue.code === "unrecognized_keys"
+    ? `unknown ${issue.keys.length > 1 ? "keys" : "key"} ${
+      issue.keys.map((k) => `"${k}"`).join(", ")
+    } (allowed: ${TOPIC_KEYS})`
+    : issue.message;
+  return `${which}: ${message}`;
+}
 
 const ticketTopics = blankAsUnset(
   z.string().transform((raw, ctx): Topic[] => {
@@ -50,18 +73,25 @@ const ticketTopics = blankAsUnset(
     } catch {
       ctx.addIssue({
         code: "custom",
-        message: 'expected a JSON array of topics, e.g. [{"label":"Billing","team":2}]',
+        message: 'expected a JSON array of topics, e.g. [{"label":"Billing","team":2}] ' +
+          "(in .env, wrap it in single quotes)",
       });
       return z.NEVER;
     }
-    const parsed = z.array(topicSchema).min(1).max(MAX_TOPICS, `at most ${MAX_TOPICS} topics`)
-      .safeParse(json);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
+    if (!Array.isArray(json)) {
       ctx.addIssue({
         code: "custom",
-        message: `${issue.path.length ? `topic ${issue.path.join(".")}: ` : ""}${issue.message}`,
+        message: 'expected a JSON array of topics ([…]), e.g. [{"label":"Billing","team":2}]',
       });
+      return z.NEVER;
+    }
+    const parsed = z.array(topicSchema).max(MAX_TOPICS, `at most ${MAX_TOPICS} topics`)
+      .safeParse(json);
+    if (!parsed.success) {
+      // Every problem at once, as for every other variable.
+      for (const issue of parsed.error.issues) {
+        ctx.addIssue({ code: "custom", message: topicProblem(issue, json) });
+      }
       return z.NEVER;
     }
     const labels = new Set<string>();
@@ -80,7 +110,10 @@ const ticketTopics = blankAsUnset(
 export const FEATURE_FIELDS = {
   TICKET_TOPICS: ticketTopics,
   TOPIC_TIMEOUT_MINUTES: blankAsUnset(
-    positiveInt("minutes a new ticket waits for its topic, e.g. 10").optional(),
+    positiveInt("minutes a new ticket waits for its topic, e.g. 10").refine(
+      (n) => n <= 1440,
+      "at most 1440 (a day): a new ticket must not wait longer for its topic",
+    ).optional(),
   ).transform((v) => v ?? 10),
   FALLBACK_CHANNEL_ID: blankAsUnset(
     z.string().trim().regex(
@@ -91,9 +124,7 @@ export const FEATURE_FIELDS = {
   ),
   TRANSCRIPT_ON_RESOLVE: booleanFlag(false),
   NUDGE_AFTER_HOURS: blankAsUnset(
-    z.string().trim().regex(/^\d+(\.\d+)?$/, "expected a number of hours, e.g. 48").transform(
-      Number,
-    )
-      .refine((n) => n > 0, "expected a number of hours, e.g. 48").optional(),
+    z.string().trim().regex(/^\d+(\.\d+)?$/, NUDGE_EXPECTED).transform(Number)
+      .refine((n) => n > 0, NUDGE_EXPECTED).optional(),
   ),
 };

@@ -324,3 +324,30 @@ Deno.test("TICKET_TOPICS: emoji Discord can show are taken; anything else names 
   assert.ok(!broken.ok);
   assert.match(broken.problems.join("\n"), /TICKET_TOPICS.*JSON array of topics/);
 });
+
+Deno.test("TICKET_TOPICS: every problem at once, topics counted from 1 with their label; FALLBACK_CHANNEL_ID needs the gateway", () => {
+  const result = loadConfig({
+    ...valid,
+    TICKET_TOPICS: JSON.stringify([
+      { label: "Billing", team: "2", team_id: 3 },
+      { label: "Bugs", labels: ["a b"], priority: "top" },
+    ]),
+    TOPIC_TIMEOUT_MINUTES: "100000",
+  });
+  assert.ok(!result.ok);
+  const text = result.problems.join("\n");
+  assert.match(text, /TICKET_TOPICS topic 1 \("Billing"\): team: a Chatwoot team id/);
+  assert.match(text, /topic 1 \("Billing"\): unknown key "team_id" \(allowed: label/);
+  assert.match(text, /topic 2 \("Bugs"\): labels: no spaces or commas/);
+  assert.match(text, /topic 2 \("Bugs"\): priority: low, medium, high or urgent/);
+  assert.match(text, /TOPIC_TIMEOUT_MINUTES at most 1440/);
+  assert.ok(loadConfig({ ...valid, TICKET_TOPICS: "[]" }).ok, "an empty list is off");
+
+  const noGateway = loadConfig({
+    ...valid,
+    FALLBACK_CHANNEL_ID: "123456789012345678",
+    DISCORD_GATEWAY: "false",
+  });
+  assert.ok(!noGateway.ok);
+  assert.match(noGateway.problems.join("\n"), /FALLBACK_CHANNEL_ID needs the Discord gateway/);
+});

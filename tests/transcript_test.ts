@@ -87,3 +87,19 @@ Deno.test("transcript on resolve is off by default", async () => {
   );
   assert.equal(transcriptOf(notice), undefined);
 });
+
+Deno.test("transcript on resolve: a user who closes the ticket themselves (/close) gets it too", async () => {
+  await using h = await startHarness({
+    env: { TRANSCRIPT_ON_RESOLVE: "true", GREETING_ENABLED: "false" },
+  });
+  const userId = "660000000000000004";
+  const { conversationId } = await openTicket(h, userId, "never mind, found it");
+  const close = h.discord.useCommand(userId, "close");
+  assert.match(JSON.stringify(await h.discord.editOf(close)), /closed/);
+  const notice = await h.discord.waitFor(
+    () => h.discord.sentTo(userId).find((m) => transcriptOf(m)),
+    "the transcript after /close",
+  );
+  assert.match(JSON.stringify(notice.embeds), new RegExp(`Ticket #${conversationId} closed`));
+  assert.match(transcriptOf(notice)!.text, /never mind, found it/);
+});

@@ -28,6 +28,7 @@ import { createPatternSandbox } from "./pattern_sandbox.ts";
 import { Mailboxes } from "../jobs/mailbox.ts";
 import { catchUpMissedDms, reconcileMissedReplies } from "../jobs/recovery.ts";
 import { nudgeStaleTickets } from "../bridge/nudges.ts";
+import { sendTranscriptAfterClose } from "../bridge/transcript.ts";
 import { createAnswerWaits } from "../store/answer_waits.ts";
 import { ServiceHealth } from "../jobs/service_health.ts";
 import { inlineWakeups, kvHasQueues, queueWakeups } from "../jobs/wakeups.ts";
@@ -240,6 +241,9 @@ export async function startBridge(
       conversations,
       reopenWindowHours: config.lifecycle.reopenWindowHours,
       lockToSingleConversation: async () => (await inbox.get()).lockToSingleConversation,
+      ...(config.lifecycle.transcriptOnResolve
+        ? { closedByUser: (userId, id) => sendTranscriptAfterClose({ mailbox }, userId, id) }
+        : {}),
       log,
     },
     csat,

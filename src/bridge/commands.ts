@@ -23,6 +23,8 @@ export interface CommandDeps {
   conversations: ConversationStore;
   reopenWindowHours: number;
   lockToSingleConversation: () => Promise<boolean>;
+  /** The user closed their ticket (no "resolved" notice follows: they chose it). */
+  closedByUser?: (userId: string, conversationId: number) => Promise<void>;
   log: Logger;
   now?: () => number;
 }
@@ -155,6 +157,9 @@ export async function closeTicket(
     return unavailable("closed", error, deps.log);
   }
   deps.log.info("ticket closed by user", { discordUserId: userId, conversationId: id });
+  await deps.closedByUser?.(userId, id).catch((error) =>
+    deps.log.warn("after-close step failed", { error: describeError(error) })
+  );
   return {
     tone: "success",
     title: `Ticket #${id} closed`,
@@ -199,8 +204,9 @@ export function helpText(): NoticeEmbed {
     tone: "info",
     title: "How this works",
     description: [
-      "Send me a direct message and it reaches our support team as a ticket; their answers arrive here.",
-      "A ✅ on your message means the team has it.",
+      "Send me a direct message (or use the ticket command, e.g. **/support**, in any server) and " +
+      "it reaches our support team as a ticket; their answers arrive in your DMs with me.",
+      "A reaction on your message means the team has it.",
       "",
       "**/status** — your ticket's status, last activity and number",
       "**/close** `[reason]` — close your ticket (the reason is seen by our team only)",

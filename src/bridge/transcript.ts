@@ -8,7 +8,9 @@
  * Bounded: at most MAX_PAGES reads of 100 messages and MAX_BYTES of text;
  * a longer conversation's transcript says how much was left out.
  */
-import type { ChatwootMessage, ChatwootPort, UploadFile } from "./ports.ts";
+import { mailboxSeqAt } from "./intake.ts";
+import { notice } from "./notices.ts";
+import type { ChatwootMessage, ChatwootPort, MailboxPort, UploadFile } from "./ports.ts";
 
 /** 1,000 messages, 10 API calls at most. */
 export const MAX_PAGES = 10;
@@ -90,4 +92,33 @@ function renderMessage(m: ChatwootMessage, brandName: string): string {
     ...(m.fileNames ?? []).map((name) => `[file: ${name}]`),
   ].filter(Boolean).join("\n").replace(/\n/g, "\n    ");
   return `[${when}] ${author}: ${body}`;
+}
+
+/**
+ * A user closed their ticket themselves (`/close`, the check-in's "It's
+ * solved"): no "resolved" notice follows, so the transcript comes in a notice
+ * of its own.
+ */
+export async function sendTranscriptAfterClose(
+  deps: { mailbox: MailboxPort },
+  userId: string,
+  conversationId: number,
+): Promise<void> {
+  const now = Date.now();
+  const item = notice(
+    userId,
+    `transcript:${conversationId}:${now}`,
+    {
+      tone: "success",
+      title: `Ticket #${conversationId} closed`,
+      description: "Here is a transcript of our conversation.",
+    },
+    { transcript: { conversationId } },
+  );
+  await deps.mailbox.append({
+    dir: "out",
+    userId,
+    items: [{ seq: mailboxSeqAt("out", now), item }],
+    dedupe: { kind: "notice", id: item.noticeId },
+  });
 }

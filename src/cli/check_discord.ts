@@ -166,6 +166,7 @@ async function checkFallbackChannel(
         answer.reached ? describeAnswer(answer) : answer.cause
       }`,
     fix: "copy a text channel's id (Developer Mode > right-click > Copy Channel ID) and give the " +
-      "bot View Channel, Create Private Threads, Send Messages in Threads and Manage Threads there",
+      "bot View Channel, Create Private Threads, Send Messages in Threads, Manage Threads and " +
+      "Read Message History there",
   };
 }
