@@ -1,8 +1,8 @@
 /** Closed-DMs fallback under faults: a moderator, a user outside the server, a lost gateway session. */
 import assert from "node:assert/strict";
-import { DEFAULT_GATEWAY_TIMINGS } from "../src/discord/reconnect_policy.ts";
 import { type Harness, startHarness } from "./helpers/harness.ts";
-import { deliverAll, settle } from "./helpers/tickets.ts";
+import { deliverAll, settle, ticketFromServer } from "./helpers/tickets.ts";
+import { FAST_GATEWAY_TIMINGS } from "./helpers/timings.ts";
 
 function startWithFallback(extra: Parameters<typeof startHarness>[0] = {}) {
   return startHarness({
@@ -10,21 +10,6 @@ function startWithFallback(extra: Parameters<typeof startHarness>[0] = {}) {
     envFrom: (discord) => ({ FALLBACK_CHANNEL_ID: discord.fallbackChannelId }),
     ...extra,
   });
-}
-
-async function ticketFromServer(h: Harness, userId: string, text: string, member = true) {
-  if (member) h.discord.guildMembers.add(userId);
-  h.discord.closedDms.add(userId);
-  const command = h.discord.useCommand(userId, h.config.ticketCommand, { message: text }, {
-    context: 0,
-    guildId: h.discord.guildId,
-    channelId: h.discord.fallbackChannelId,
-  });
-  await h.discord.editOf(command);
-  return await h.chatwoot.waitFor(
-    () => h.chatwoot.messages.find((m) => m.content === text),
-    "the ticket",
-  );
 }
 
 /** A closed-DMs user with a thread that holds the first reply. */
@@ -75,17 +60,7 @@ Deno.test("a user outside the fallback server does not get a new orphan private 
 });
 
 Deno.test("a message written in the fallback thread while the gateway session was lost is caught up like a DM", async () => {
-  const SCALE = 200;
-  await using h = await startWithFallback({
-    gatewayTimings: {
-      baseDelayMs: DEFAULT_GATEWAY_TIMINGS.baseDelayMs / SCALE,
-      maxDelayMs: DEFAULT_GATEWAY_TIMINGS.maxDelayMs / SCALE,
-      stableAfterMs: DEFAULT_GATEWAY_TIMINGS.stableAfterMs / SCALE,
-      identifyWindowMs: DEFAULT_GATEWAY_TIMINGS.identifyWindowMs / SCALE,
-      handshakeTimeoutMs: 2_000,
-      closeTimeoutMs: 1_000,
-    },
-  });
+  await using h = await startWithFallback({ gatewayTimings: FAST_GATEWAY_TIMINGS });
   const userId = "681500000000000003";
   const { thread } = await userWithThread(h, userId);
   const identifies = h.discord.gatewayOps.filter((o) => o.op === 2).length;

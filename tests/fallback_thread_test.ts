@@ -5,30 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { GUILD_MESSAGES, MESSAGE_CONTENT } from "../src/fakes/fake_discord.ts";
-import { type Harness, startHarness } from "./helpers/harness.ts";
-import { deliverAll, settle } from "./helpers/tickets.ts";
+import { startHarness } from "./helpers/harness.ts";
+import { deliverAll, settle, ticketFromServer } from "./helpers/tickets.ts";
 
 function startWithFallback() {
   return startHarness({
     env: { GREETING_ENABLED: "false" },
     envFrom: (discord) => ({ FALLBACK_CHANNEL_ID: discord.fallbackChannelId }),
   });
-}
-
-/** A user with closed DMs opens a ticket with the command from the server. */
-async function ticketFromServer(h: Harness, userId: string, text: string) {
-  h.discord.guildMembers.add(userId);
-  h.discord.closedDms.add(userId);
-  const command = h.discord.useCommand(userId, h.config.ticketCommand, { message: text }, {
-    context: 0,
-    guildId: h.discord.guildId,
-    channelId: h.discord.fallbackChannelId,
-  });
-  await h.discord.editOf(command);
-  return await h.chatwoot.waitFor(
-    () => h.chatwoot.messages.find((m) => m.content === text),
-    "the ticket",
-  );
 }
 
 Deno.test("closed DMs: the reply lands in a private thread, the user's answers there reach Chatwoot once and in order, and DMs are used again once open", async () => {

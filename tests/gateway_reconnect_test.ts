@@ -10,23 +10,15 @@ import {
   backoffDelay,
   closeAction,
   DEFAULT_GATEWAY_TIMINGS,
-  type GatewayTimings,
   identifyWait,
 } from "../src/discord/reconnect_policy.ts";
 import type { FakeDiscord, GatewayFault } from "../src/fakes/fake_discord.ts";
 import { type Harness, startHarness } from "./helpers/harness.ts";
+import { FAST_GATEWAY_TIMINGS } from "./helpers/timings.ts";
 
-/** The production timings divided by 200: 5 ms doubling to 300 ms, ±20 %. */
+/** The production timings divided by SCALE (tests/helpers/timings.ts). */
 const SCALE = 200;
-const scaled: Partial<GatewayTimings> = {
-  baseDelayMs: DEFAULT_GATEWAY_TIMINGS.baseDelayMs / SCALE,
-  maxDelayMs: DEFAULT_GATEWAY_TIMINGS.maxDelayMs / SCALE,
-  stableAfterMs: DEFAULT_GATEWAY_TIMINGS.stableAfterMs / SCALE,
-  identifyWindowMs: DEFAULT_GATEWAY_TIMINGS.identifyWindowMs / SCALE,
-  // Not scaled: a loaded CI machine may need a moment to open a local socket.
-  handshakeTimeoutMs: 2_000,
-  closeTimeoutMs: 1_000,
-};
+const scaled = FAST_GATEWAY_TIMINGS;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ready = (d: FakeDiscord, timeoutMs = 3_000) =>

@@ -7,7 +7,6 @@ import {
   settle,
   waitForEmbed,
 } from "./helpers/tickets.ts";
-import type { Harness } from "./helpers/harness.ts";
 import { TENTH_TIMINGS } from "./helpers/timings.ts";
 
 Deno.test("deny mode outside working hours: no ticket, and the user is told plainly", async () => {

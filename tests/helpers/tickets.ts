@@ -59,3 +59,19 @@ export async function closeTheInbox(h: Harness, outOfOffice: string | null) {
   }));
   await h.bridge.checkChatwoot();
 }
+
+/** A user with closed DMs opens a ticket with the ticket command from the fake server. */
+export async function ticketFromServer(h: Harness, userId: string, text: string, member = true) {
+  if (member) h.discord.guildMembers.add(userId);
+  h.discord.closedDms.add(userId);
+  const command = h.discord.useCommand(userId, h.config.ticketCommand, { message: text }, {
+    context: 0,
+    guildId: h.discord.guildId,
+    channelId: h.discord.fallbackChannelId,
+  });
+  await h.discord.editOf(command);
+  return await h.chatwoot.waitFor(
+    () => h.chatwoot.messages.find((m) => m.content === text),
+    "the ticket",
+  );
+}
