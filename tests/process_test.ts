@@ -113,11 +113,11 @@ Deno.test("register-commands syncs the command list and explains a refused token
       [
         ["support", [0, 1, 2]],
         ["status", [0, 1, 2]],
-        ["close", [1, 2]],
-        ["reopen", [1, 2]],
+        ["close", [0, 1, 2]],
+        ["reopen", [0, 1, 2]],
         ["help", [0, 1, 2]],
       ],
-      "the ticket command, /status and /help anywhere; /close and /reopen in DMs",
+      "every command in servers, the bot's DMs and other DMs",
     );
     assert.ok(
       sent.every((c) => JSON.stringify(c.integration_types) === "[0,1]"),

@@ -108,7 +108,7 @@ Deno.test("deliverers: a refused dm completes with where the user wrote only; on
       [
         "tok-1",
         "Message sent",
-        `Our team has it (ticket #${conversationId}). Answers arrive here in your DMs.`,
+        `Our team has it (ticket #${conversationId}). Answers arrive as messages from me.`,
       ],
     ],
   );

@@ -94,7 +94,7 @@ async function answerCommand(
       tone: "success",
       title: "Message sent",
       description: `Our team has it (ticket #${forwarded.conversationId}). ` +
-        "Answers arrive here in your DMs.",
+        "Answers arrive as messages from me.",
     }
     : { tone: "warning", description: "Your message was not passed on; see the DM we sent you." };
   await deps.replies.editReply(interactionToken, answer).catch((error) =>

@@ -17,20 +17,19 @@ import { TICKET_COMMANDS, ticketCommand } from "../bridge/commands.ts";
 import type { Config } from "../config.ts";
 import { toDiscordError } from "./errors.ts";
 
-/** Commands a user may run wherever they use Discord: their answers are private (ephemeral). */
-const USABLE_ANYWHERE = new Set(["status", "help"]);
-
 /**
  * The global command list, for both installation types: added to a server
- * (guild install) or by a user to their own account (user install). The
- * ticket command (TICKET_COMMAND), `/status` and `/help` work in any server
- * channel, the bot's DMs and other DMs and group DMs (where the user has
- * added the app); `/close` and `/reopen` in DMs only, so that a server's
- * command list is not crowded with them.
+ * (guild install) or by a user to their own account (user install). Every
+ * command works in server channels (a user whose DMs are closed talks to us
+ * in a server thread), the bot's DMs, and other DMs and group DMs where the
+ * user added the app; every answer is private (ephemeral).
  */
 export function commandPayloads(ticketCommandName: string) {
-  const dms = [DiscordInteractionContextType.BotDm, DiscordInteractionContextType.PrivateChannel];
-  const anywhere = [DiscordInteractionContextType.Guild, ...dms];
+  const anywhere = [
+    DiscordInteractionContextType.Guild,
+    DiscordInteractionContextType.BotDm,
+    DiscordInteractionContextType.PrivateChannel,
+  ];
   return [ticketCommand(ticketCommandName), ...TICKET_COMMANDS].map((c) => ({
     name: c.name,
     description: c.description,
@@ -38,7 +37,7 @@ export function commandPayloads(ticketCommandName: string) {
       DiscordApplicationIntegrationType.GuildInstall,
       DiscordApplicationIntegrationType.UserInstall,
     ],
-    contexts: c.name === ticketCommandName || USABLE_ANYWHERE.has(c.name) ? anywhere : dms,
+    contexts: anywhere,
     options: (c.options ?? []).map((o) => ({
       type: ApplicationCommandOptionTypes.String,
       name: o.name,
