@@ -53,14 +53,11 @@ export function gatewayEventRouter(deps: GatewayEventDeps) {
       case "MESSAGE_CREATE": {
         const dm = parseDm(raw, config.discordBotId, Date.now(), config.discordCdnUrl, inServers);
         if (!dm) return;
-        if (dm.inThread) {
-          if (await owners.of(dm.channelId) !== dm.author.id) return;
-        } else if (threads) {
-          // A DM from the user: their DMs are open again.
-          await threads.markDmsOpen(dm.author.id);
-        }
+        if (dm.inThread && await owners.of(dm.channelId) !== dm.author.id) return;
         await deps.caughtUp();
         await acceptDm(intake, dm);
+        // A DM from the user: their DMs are open again (after the DM is queued: DMs keep order).
+        if (threads && !dm.inThread) await threads.markDmsOpen(dm.author.id);
         return;
       }
       case "MESSAGE_UPDATE": {
@@ -101,19 +98,25 @@ export function gatewayEventRouter(deps: GatewayEventDeps) {
 /**
  * Who owns a server channel, read once per channel: every message of every
  * channel the bot can see arrives here, and only fallback threads are kept.
- * The last REMEMBERED answers are kept.
+ * The lookup itself is kept (a promise), so that messages of one channel that
+ * arrive together wait on the same read and are queued in the order they came.
+ * The last REMEMBERED channels are kept.
  */
 function threadOwners(threads: FallbackThreads | undefined) {
-  const known = new Map<string, string | undefined>();
+  const known = new Map<string, Promise<string | undefined>>();
   const REMEMBERED = 10_000;
   return {
-    async of(channelId: string): Promise<string | undefined> {
-      if (!threads) return undefined;
-      if (known.has(channelId)) return known.get(channelId);
-      const owner = await threads.ownerOf(channelId);
-      if (known.size >= REMEMBERED) known.delete(known.keys().next().value!);
-      // Stable either way: a fallback thread is recorded before its user can write in it.
-      known.set(channelId, owner);
+    of(channelId: string): Promise<string | undefined> {
+      if (!threads) return Promise.resolve(undefined);
+      let owner = known.get(channelId);
+      if (!owner) {
+        if (known.size >= REMEMBERED) known.delete(known.keys().next().value!);
+        // Stable either way: a fallback thread is recorded before its user can write in it.
+        owner = threads.ownerOf(channelId);
+        // A failed read is not remembered: the next message reads again.
+        owner.catch(() => known.delete(channelId));
+        known.set(channelId, owner);
+      }
       return owner;
     },
   };
