@@ -228,3 +228,8 @@ export function formSubmission(
 ): SubmittedValue[] {
   return fields.map((f) => ({ name: f.name, value: ownValue(values, f.name) ?? "" }));
 }
+
+/** A select menu's value is the option's index, as the bridge wrote it (nothing else counts). */
+export function menuIndex(value: string | undefined): number | undefined {
+  return value !== undefined && /^\d{1,2}$/.test(value) ? Number(value) : undefined;
+}

@@ -20,6 +20,7 @@ import {
   type InteractiveAction,
   isEmail,
   MAX_ANSWER_CHARS,
+  menuIndex,
   ownValue,
   type PatternCheck,
 } from "./interactive.ts";
@@ -164,8 +165,8 @@ export async function acceptAnswer(
   if (
     content.type === "input_select" && (action.action === "option" || action.action === "select")
   ) {
-    const index = action.action === "option" ? action.index : Number(input.values?.[0]);
-    const option = Number.isInteger(index) ? content.options[index] : undefined;
+    const index = action.action === "option" ? action.index : menuIndex(input.values?.[0]);
+    const option = index === undefined ? undefined : content.options[index];
     if (!option) return NOT_AVAILABLE;
     return await answer({ submittedValues: [{ ...option }], replyText: option.title });
   }

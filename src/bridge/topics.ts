@@ -10,6 +10,7 @@
  * continued ticket never asks.
  */
 import { WaitForUser } from "./errors.ts";
+import { menuIndex } from "./interactive.ts";
 import { mailboxSeqAt } from "./intake.ts";
 import type { ComponentRow, UserNotice } from "./items.ts";
 import { notice } from "./notices.ts";
@@ -124,7 +125,8 @@ export async function pickTopic(
   value: string | undefined,
 ): Promise<TopicPickOutcome> {
   const askedAt = Number(customId.slice(TOPIC_CUSTOM_ID_PREFIX.length));
-  const topic = deps.topics[Number(value)];
+  const index = menuIndex(value);
+  const topic = index === undefined ? undefined : deps.topics[index];
   const current = await deps.picks.get(userId);
   const expired = {
     kind: "note",
