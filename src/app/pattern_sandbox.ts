@@ -51,6 +51,14 @@ export function createPatternSandbox(
         if (worker === current) worker = undefined;
         resolve(true);
       }, timeoutMs);
+      // A worker error must never reach the bridge: the answer passes, a fresh worker follows.
+      current.onerror = (event) => {
+        event.preventDefault();
+        clearTimeout(timer);
+        current.terminate();
+        if (worker === current) worker = undefined;
+        resolve(true);
+      };
       current.onmessage = (event: MessageEvent<{ id: number; matches: boolean }>) => {
         if (event.data.id !== id) return;
         clearTimeout(timer);

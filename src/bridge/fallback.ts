@@ -12,9 +12,8 @@
  * are delivered. Without FALLBACK_CHANNEL_ID, a refused DM stays a failed
  * reply with its note (outbound.ts).
  */
-import { ServiceError } from "./errors.ts";
-import type { DiscordPort, Logger, MessageLinks, TicketStore } from "./ports.ts";
-import type { ChatwootPort } from "./ports.ts";
+import { describeError, ServiceError } from "./errors.ts";
+import type { ChatwootPort, DiscordPort, Logger, MessageLinks, TicketStore } from "./ports.ts";
 
 /** Discord codes of a DM the bot may not send, and what they mean. */
 export const DMS_REFUSED: Record<number, string> = {
@@ -180,7 +179,10 @@ async function threadFor(
       await fallback.threads.markNotInServer(userId);
       // An empty thread is of no use, and active threads are limited per server.
       await deps.discord.deleteChannel(threadId).catch((e) =>
-        deps.log.warn("could not delete an unused fallback thread", { threadId, error: String(e) })
+        deps.log.warn("could not delete an unused fallback thread", {
+          threadId,
+          error: describeError(e),
+        })
       );
     }
     throw error;

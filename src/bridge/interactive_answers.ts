@@ -14,6 +14,7 @@ import { mailboxSeqAt } from "./intake.ts";
 import {
   answerLimit,
   checkFormPart,
+  fieldInputId,
   formPart,
   formPartCount,
   formSubmission,
@@ -121,7 +122,7 @@ export async function modalFor(
     return {
       title: parts > 1 ? `Fill in (${action.part + 1}/${parts})` : "Fill in",
       inputs: formPart(content.fields, action.part).map((f, i) => ({
-        id: `f${i}`,
+        id: fieldInputId(i),
         label: f.label.slice(0, 45),
         long: f.type === "text_area",
         placeholder: f.type === "select"

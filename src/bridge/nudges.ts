@@ -12,6 +12,7 @@
  * the ticket is still open, and a run sends at most MAX_NUDGES_PER_RUN.
  */
 import { closeTicket, type CommandDeps } from "./commands.ts";
+import { describeError } from "./errors.ts";
 import { scheduleOf } from "./inbound.ts";
 import { mailboxSeqAt } from "./intake.ts";
 import type { ComponentRow, NoticeEmbed } from "./items.ts";
@@ -151,7 +152,7 @@ export async function answerNudge(
       "The customer still needs help (answered the check-in on Discord).",
     );
   } catch (error) {
-    deps.log.warn("check-in answer not passed on", { error: String(error) });
+    deps.log.warn("check-in answer not passed on", { error: describeError(error) });
     return {
       result: { tone: "warning", description: "That did not reach our team; please try again." },
     };

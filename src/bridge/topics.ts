@@ -9,7 +9,7 @@
  * Nothing the user sent is ever dropped because they ignored the menu. A
  * continued ticket never asks.
  */
-import { WaitForUser } from "./errors.ts";
+import { describeError, WaitForUser } from "./errors.ts";
 import { menuIndex } from "./interactive.ts";
 import { mailboxSeqAt } from "./intake.ts";
 import type { ComponentRow, UserNotice } from "./items.ts";
@@ -66,7 +66,13 @@ export async function topicForNewTicket(
   if (viaCommand) {
     // Shown where the user is (any server or DM), not in DMs they may have closed.
     const shown = await deps.replies.editReply(viaCommand.interactionToken, menu.embed, menu.rows)
-      .then(() => true, () => false);
+      .then(() => true, (error) => {
+        deps.log.warn("topic menu not shown in the command's answer; sending it by DM", {
+          discordUserId: userId,
+          error: describeError(error),
+        });
+        return false;
+      });
     if (shown) throw new WaitForUser(pick.deadline, "waiting for the user to pick a topic");
   }
   // Queued on every attempt until picked (the dedupe key sends it once): a failed append retries.

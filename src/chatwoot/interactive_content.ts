@@ -3,7 +3,8 @@
  * `ContentAttributeValidator` checks key names only, never values or counts)
  * into the bridge's bounded model: strings are cut to what Discord can show,
  * lists to what one or two Discord messages can carry, links to http(s). What
- * cannot be shown natively is left out here and listed as text by the view.
+ * cannot be shown natively is left out here; a message left with nothing to
+ * show is relayed as its text with a line saying so (webhook_routing.ts).
  */
 import { z } from "zod";
 import type {
@@ -163,7 +164,7 @@ const SHORTENED = new Set([
 /**
  * The content within MAX_INTERACTIVE_BYTES: long shown texts cut shorter and
  * shorter; undefined when even that does not fit (the message is then relayed
- * as its text, and the reason logged by the caller).
+ * as its text, with a line saying so).
  */
 function withinBudget(content: InteractiveContent): InteractiveContent | undefined {
   const size = (c: unknown) => new TextEncoder().encode(JSON.stringify(c)).byteLength;

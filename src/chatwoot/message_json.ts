@@ -43,11 +43,11 @@ export function readMessage(m: z.infer<typeof messageSchema>): ChatwootMessage {
   };
 }
 
-/** The file name at the end of an attachment's link. */
-function fileNameOf(url: string): string {
+/** `…/blobs/redirect/<signed id>/<file name>` → the file name (`attachment[.ext]` when none). */
+export function fileNameOf(dataUrl: string, extension?: string | null): string {
   try {
-    return decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "") || "file";
-  } catch {
-    return "file";
-  }
+    const last = decodeURIComponent(new URL(dataUrl).pathname.split("/").pop() ?? "");
+    if (last) return last;
+  } catch { /* fall through */ }
+  return `attachment${extension ? `.${extension}` : ""}`;
 }

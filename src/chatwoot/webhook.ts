@@ -9,6 +9,7 @@
 import type { ParsedWebhook } from "../bridge/webhook_events.ts";
 import { z } from "zod";
 import { readInteractiveContent } from "./interactive_content.ts";
+import { fileNameOf } from "./message_json.ts";
 import { hexToBytes } from "../hex.ts";
 import { constantTimeEqual, type SignatureCheck } from "../signature_check.ts";
 
@@ -182,15 +183,6 @@ export function parseWebhook(rawBody: string): ParsedWebhook {
       })),
     },
   };
-}
-
-/** `…/blobs/redirect/<signed id>/<file name>` → the file name. */
-function fileNameOf(dataUrl: string, extension: string | null | undefined): string {
-  try {
-    const last = decodeURIComponent(new URL(dataUrl).pathname.split("/").pop() ?? "");
-    if (last) return last;
-  } catch { /* fall through */ }
-  return `attachment${extension ? `.${extension}` : ""}`;
 }
 
 function parseTypingEvent(json: unknown): ParsedWebhook {

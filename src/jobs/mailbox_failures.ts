@@ -149,7 +149,7 @@ async function holdForUser(
     dir: target.dir,
     userId: target.userId,
     why: wait.message,
-    untilMs: Math.max(0, wait.untilMs - now),
+    waitMs: Math.max(0, wait.untilMs - now),
   });
   return "retry-later";
 }

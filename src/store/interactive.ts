@@ -1,5 +1,4 @@
 /** Interactive prompts in Deno KV, kept 30 days: an answer after that finds nothing to answer. */
-import type {} from "../bridge/ports.ts";
 import type { InteractivePrompt, InteractiveStore } from "../bridge/prompts.ts";
 import { keys } from "./keys.ts";
 
