@@ -81,6 +81,14 @@ Deno.test("closed DMs: the reply lands in a private thread, the user's answers t
   assert.equal(h.discord.requestsTo("POST", dmPath).length, dmTriesBefore, "no DM tried meanwhile");
   assert.equal(h.discord.threads.size, 1, "the same thread");
 
+  // An agent typing shows in the thread, not in the closed DMs.
+  await h.chatwoot.deliver(h.chatwoot.typingPayload(conversationId, true));
+  await h.discord.waitFor(
+    () => h.discord.typing.find((t) => t.channelId === thread.id),
+    "the agent typing in the thread",
+  );
+  await h.chatwoot.deliver(h.chatwoot.typingPayload(conversationId, false));
+
   // The user opens DMs and writes there: replies go to DMs again.
   h.discord.closedDms.delete(userId);
   h.discord.sendDm({ userId, content: "thanks!" });

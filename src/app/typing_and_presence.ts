@@ -21,7 +21,7 @@ import { updatePresence } from "../discord/presence.ts";
 import type { Services } from "./services.ts";
 
 export function typingRelays(
-  services: Pick<Services, "chatwoot" | "discordRest" | "tickets" | "inbox">,
+  services: Pick<Services, "chatwoot" | "discordRest" | "tickets" | "inbox" | "fallback">,
   options: {
     log: Logger;
     /** A user's typing is reported off after this long without a new TYPING_START. */
@@ -31,7 +31,7 @@ export function typingRelays(
     agentTypingMaxMs?: number;
   },
 ) {
-  const { chatwoot, discordRest, tickets, inbox } = services;
+  const { chatwoot, discordRest, tickets, inbox, fallback } = services;
   const { log } = options;
   const userTyping = createUserTypingRelay({
     log,
@@ -52,8 +52,15 @@ export function typingRelays(
     log,
     renewMs: options.agentTypingRenewMs,
     maxMs: options.agentTypingMaxMs,
-    type: async (userId) =>
-      discordRest.startTyping(await dmChannelFor({ discord: discordRest, tickets }, userId)),
+    type: async (userId) => {
+      // While the user's DMs are closed, agents type in their fallback thread (never opened for it).
+      if (fallback && await fallback.threads.dmsClosed(userId)) {
+        const thread = await fallback.threads.threadOf(userId);
+        if (thread) discordRest.startTyping(thread.threadId);
+        return;
+      }
+      discordRest.startTyping(await dmChannelFor({ discord: discordRest, tickets }, userId));
+    },
   });
   return { userTyping, agentTyping };
 }
