@@ -48,7 +48,13 @@ export function gatewayEventRouter(deps: GatewayEventDeps) {
   const intake = { ...deps, allowFrom: config.allowFrom };
   const inServers = threads !== undefined;
   const owners = threadOwners(threads);
-  return async (name: GatewayEventName, raw: unknown): Promise<void> => {
+  const inOrder = perChannelOrder();
+  // Events of one channel are handled one after the other, so that whatever a step awaits
+  // (a lookup, the catch-up) they are queued in the order Discord sent them.
+  return (name: GatewayEventName, raw: unknown): Promise<void> =>
+    inOrder(channelOf(raw), () => handle(name, raw));
+
+  async function handle(name: GatewayEventName, raw: unknown): Promise<void> {
     switch (name) {
       case "MESSAGE_CREATE": {
         const dm = parseDm(raw, config.discordBotId, Date.now(), config.discordCdnUrl, inServers);
@@ -92,32 +98,46 @@ export function gatewayEventRouter(deps: GatewayEventDeps) {
         return;
       }
     }
-  };
+  }
 }
 
 /**
  * Who owns a server channel, read once per channel: every message of every
  * channel the bot can see arrives here, and only fallback threads are kept.
- * The lookup itself is kept (a promise), so that messages of one channel that
- * arrive together wait on the same read and are queued in the order they came.
- * The last REMEMBERED channels are kept.
+ * The last REMEMBERED answers are kept (stable either way: a fallback thread
+ * is recorded before its user can write in it).
  */
 function threadOwners(threads: FallbackThreads | undefined) {
-  const known = new Map<string, Promise<string | undefined>>();
+  const known = new Map<string, string | undefined>();
   const REMEMBERED = 10_000;
   return {
-    of(channelId: string): Promise<string | undefined> {
-      if (!threads) return Promise.resolve(undefined);
-      let owner = known.get(channelId);
-      if (!owner) {
-        if (known.size >= REMEMBERED) known.delete(known.keys().next().value!);
-        // Stable either way: a fallback thread is recorded before its user can write in it.
-        owner = threads.ownerOf(channelId);
-        // A failed read is not remembered: the next message reads again.
-        owner.catch(() => known.delete(channelId));
-        known.set(channelId, owner);
-      }
+    async of(channelId: string): Promise<string | undefined> {
+      if (!threads) return undefined;
+      if (known.has(channelId)) return known.get(channelId);
+      const owner = await threads.ownerOf(channelId);
+      if (known.size >= REMEMBERED) known.delete(known.keys().next().value!);
+      known.set(channelId, owner);
       return owner;
     },
+  };
+}
+
+/** The channel a raw message event belongs to. */
+function channelOf(raw: unknown): string | undefined {
+  const id = (raw as { channel_id?: unknown } | null)?.channel_id;
+  return typeof id === "string" ? id : undefined;
+}
+
+/** Runs the steps of one key in order (steps of different keys run side by side). */
+function perChannelOrder() {
+  const tails = new Map<string, Promise<void>>();
+  return (key: string | undefined, step: () => Promise<void>): Promise<void> => {
+    if (key === undefined) return step();
+    const run = (tails.get(key) ?? Promise.resolve()).then(step, step);
+    const tail = run.catch(() => {});
+    tails.set(key, tail);
+    // The last step of a key removes the key (the map holds only channels in flight).
+    void tail.then(() => tails.get(key) === tail && tails.delete(key));
+    return run;
   };
 }

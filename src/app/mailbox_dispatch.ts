@@ -15,9 +15,12 @@ import {
 import type { ItemHandler } from "../jobs/mailbox.ts";
 import { completionRecords } from "../store/completions.ts";
 
+/** What completions need besides the item (store/completions.ts), less the time of the write. */
+type HandlerOptions = Omit<Parameters<typeof completionRecords>[2], "now">;
+
 export function mailboxHandlers(
   deliverers: { [D in Direction]: Deliverers<D> },
-  options: { recentWindowMs: number; trackLastSpeaker?: boolean },
+  options: HandlerOptions,
 ): Record<Direction, ItemHandler> {
   return {
     in: handler(options, (stored) => {
@@ -38,7 +41,7 @@ export function mailboxHandlers(
 }
 
 function handler<D extends Direction>(
-  options: { recentWindowMs: number; trackLastSpeaker?: boolean },
+  options: HandlerOptions,
   /** The stored item's use case, or undefined for a kind this mailbox does not hold. */
   useCaseOf: (
     stored: unknown,

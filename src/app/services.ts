@@ -16,6 +16,7 @@ import { createConversationStore } from "../store/conversations.ts";
 import { createCsatStore } from "../store/csat.ts";
 import { createInteractiveStore } from "../store/interactive.ts";
 import { createTopicPickStore } from "../store/topic_picks.ts";
+import { createAnswerWaits } from "../store/answer_waits.ts";
 import { createFallbackThreads } from "../store/fallback_threads.ts";
 import { createInboxSettingsCache } from "../store/inbox_settings.ts";
 import { createMessageLinks } from "../store/links.ts";
@@ -79,6 +80,7 @@ export function buildServices(
     csat: createCsatStore(kv),
     interactive: createInteractiveStore(kv),
     topicPicks: createTopicPickStore(kv),
+    answerWaits: createAnswerWaits(kv),
     fallback: config.fallbackChannelId
       ? {
         channelId: config.fallbackChannelId,

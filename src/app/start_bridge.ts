@@ -29,7 +29,6 @@ import { Mailboxes } from "../jobs/mailbox.ts";
 import { catchUpMissedDms, reconcileMissedReplies } from "../jobs/recovery.ts";
 import { nudgeStaleTickets } from "../bridge/nudges.ts";
 import { sendTranscriptAfterClose } from "../bridge/transcript.ts";
-import { createAnswerWaits } from "../store/answer_waits.ts";
 import { ServiceHealth } from "../jobs/service_health.ts";
 import { inlineWakeups, kvHasQueues, queueWakeups } from "../jobs/wakeups.ts";
 import { keys } from "../store/keys.ts";
@@ -331,7 +330,7 @@ export async function startBridge(
     "presence": refreshPresence,
     "nudge stale tickets": () =>
       nudgeAfterMs === undefined ? Promise.resolve() : nudgeStaleTickets({
-        waits: createAnswerWaits(kv),
+        waits: services.answerWaits,
         tickets,
         conversations,
         chatwoot,

@@ -30,7 +30,7 @@ const DEAD_THREAD = new Set([10003, 50083, 50001]);
 const NOT_IN_SERVER = 10007;
 
 /** The user cannot be reached in the fallback server either (remembered for DM_RETRY_MS). */
-export class NotInFallbackServer extends ServiceError {
+class NotInFallbackServer extends ServiceError {
   readonly service = "discord";
   readonly status = 404;
   override readonly code = NOT_IN_SERVER;
@@ -79,7 +79,7 @@ export interface UserChannel {
   where: "dm" | "thread";
 }
 
-export function isDmRefused(error: unknown): boolean {
+function isDmRefused(error: unknown): boolean {
   return error instanceof ServiceError && error.service === "discord" && error.code !== undefined &&
     error.code in DMS_REFUSED;
 }

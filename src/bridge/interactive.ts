@@ -62,10 +62,10 @@ export interface SubmittedValue {
 }
 
 /** Discord modals hold at most 5 inputs: a longer form is filled in as several parts. */
-export const FIELDS_PER_MODAL = 5;
+const FIELDS_PER_MODAL = 5;
 
 /** Custom ids of interactive components: `ia:<chatwoot message id>:<what>`. */
-export const INTERACTIVE_PREFIX = "ia:";
+const INTERACTIVE_PREFIX = "ia:";
 
 export type InteractiveAction =
   /** The n-th option's button. */
@@ -147,7 +147,7 @@ export type PatternCheck = (pattern: string, value: string) => Promise<boolean>;
  * All the answers of a form together are kept (and sent) within this many
  * bytes: KV holds 64 KiB per value, and the answer travels in one item.
  */
-export const MAX_FORM_ANSWER_BYTES = 16_000;
+const MAX_FORM_ANSWER_BYTES = 16_000;
 
 /** The longest answer a field of a form with `fieldCount` fields takes (Discord: ≤ 4000). */
 export function answerLimit(fieldCount: number): number {

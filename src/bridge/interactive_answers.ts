@@ -270,7 +270,7 @@ export interface AnswerDeliveryDeps {
 }
 
 /** The contact's message carrying an answer: one per interactive message. */
-export function answerSourceId(chatwootMessageId: number): string {
+function answerSourceId(chatwootMessageId: number): string {
   return `answer:${chatwootMessageId}`;
 }
 

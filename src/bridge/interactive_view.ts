@@ -13,16 +13,13 @@ import {
   formPartCount,
   type InteractiveContent,
   interactiveCustomId,
+  type SubmittedValue,
 } from "./interactive.ts";
 import type { ActionButton, ComponentRow, MessageCard } from "./items.ts";
+import type { InteractivePrompt } from "./prompts.ts";
 
 /** What the user did so far, as the interactive record keeps it (store: interactive prompts). */
-export interface InteractiveState {
-  /** What the user answered (an option's title, a postback's text, "sent" for a form). */
-  answer?: string;
-  /** Form parts already filled in (0-based). */
-  partsDone?: number[];
-}
+export type InteractiveState = Pick<InteractivePrompt, "answer" | "partsDone">;
 
 /** One Discord message's worth of an interactive message (its text travels separately). */
 export interface InteractivePiece {
@@ -185,6 +182,6 @@ function cut(text: string, max: number): string {
 }
 
 /** The answer as plain text, for the record and for agents' logs. */
-export function describeAnswer(values: { title?: string; name?: string; value: string }[]): string {
+export function describeAnswer(values: SubmittedValue[]): string {
   return values.map((v) => v.title ?? (v.name ? `${v.name}: ${v.value}` : v.value)).join(", ");
 }

@@ -58,9 +58,9 @@ export interface NudgeDeps {
   now?: () => number;
 }
 
-export const MAX_NUDGES_PER_RUN = 100;
+const MAX_NUDGES_PER_RUN = 100;
 /** Waits looked at per run (each settled one is deleted, so the list holds only live waits). */
-export const MAX_SCANNED_PER_RUN = 1_000;
+const MAX_SCANNED_PER_RUN = 1_000;
 export const NUDGE_CUSTOM_ID_PREFIX = "nudge:";
 
 /** One scheduled run: sends the check-ins that are due. */
@@ -84,14 +84,12 @@ export async function nudgeStaleTickets(
       await deps.waits.settle(due.conversationId, due.agentAt);
       continue;
     }
+    const item = nudgeNotice(due.userId, due.conversationId, due.agentAt);
     await deps.mailbox.append({
       dir: "out",
       userId: due.userId,
-      items: [{
-        seq: mailboxSeqAt("out", now),
-        item: nudgeNotice(due.userId, due.conversationId, due.agentAt),
-      }],
-      dedupe: { kind: "notice", id: `nudge:${due.conversationId}:${due.agentAt}` },
+      items: [{ seq: mailboxSeqAt("out", now), item }],
+      dedupe: { kind: "notice", id: item.noticeId },
     });
     if (await deps.waits.markNudged(due.conversationId, now)) nudged++;
     await deps.waits.settle(due.conversationId, due.agentAt);

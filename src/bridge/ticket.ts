@@ -9,7 +9,8 @@
  */
 import type { DiscordAuthor } from "./items.ts";
 import { isServiceStatus } from "./errors.ts";
-import { applyTopic, type Topic } from "./topics.ts";
+import type { Topic } from "./prompts.ts";
+import { applyTopic } from "./topics.ts";
 import type {
   ChatwootContact,
   ChatwootPort,

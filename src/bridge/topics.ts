@@ -17,8 +17,6 @@ import { notice } from "./notices.ts";
 import type { ChatwootPort, InteractionReplies, Logger, MailboxPort } from "./ports.ts";
 import type { Topic, TopicPick, TopicPickStore } from "./prompts.ts";
 
-export type { Topic, TopicPick, TopicPickStore };
-
 export interface TopicDeps {
   topics: Topic[];
   timeoutMs: number;
@@ -86,7 +84,7 @@ export async function topicForNewTicket(
   throw new WaitForUser(pick.deadline, "waiting for the user to pick a topic");
 }
 
-export function topicMenu(topics: Topic[], userId: string, pick: TopicPick): UserNotice {
+function topicMenu(topics: Topic[], userId: string, pick: TopicPick): UserNotice {
   return notice(
     userId,
     `topic:${pick.askedAt}`,

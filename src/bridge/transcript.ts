@@ -12,10 +12,12 @@ import { mailboxSeqAt } from "./intake.ts";
 import { notice } from "./notices.ts";
 import type { ChatwootMessage, ChatwootPort, MailboxPort, UploadFile } from "./ports.ts";
 
+/** Chatwoot's page after `after=` (MessageFinder): a shorter page is the last one. */
+const PAGE_SIZE = 100;
 /** 1,000 messages, 10 API calls at most. */
-export const MAX_PAGES = 10;
+const MAX_PAGES = 10;
 /** Discord takes far more; a transcript this long is already hard to read. */
-export const MAX_BYTES = 1024 * 1024;
+const MAX_BYTES = 1024 * 1024;
 
 const encoder = new TextEncoder();
 
@@ -45,8 +47,7 @@ export async function buildTranscript(
       lines.push(entry);
       bytes += size;
     }
-    // A page shorter than the most Chatwoot returns is the last one.
-    if (messages.length < 100) {
+    if (messages.length < PAGE_SIZE) {
       complete = true;
       break;
     }
@@ -58,11 +59,19 @@ export async function buildTranscript(
   ];
   const footer = [
     ...(omitted
-      ? ["", `(${omitted} later messages left out: the transcript is limited to 1 MiB)`]
+      ? [
+        "",
+        `(${omitted} later messages left out: the transcript is limited to ${
+          MAX_BYTES / 1024 / 1024
+        } MiB)`,
+      ]
       : []),
-    ...(complete
-      ? []
-      : ["", "(Later messages are not included: the transcript is limited to 1,000 messages.)"]),
+    ...(complete ? [] : [
+      "",
+      `(Later messages are not included: the transcript is limited to ${
+        (MAX_PAGES * PAGE_SIZE).toLocaleString("en")
+      } messages.)`,
+    ]),
   ];
   return {
     name: `ticket-${conversationId}-transcript.txt`,

@@ -17,19 +17,19 @@ import type {
 } from "../bridge/interactive.ts";
 
 /** Discord's string select takes 25 options; buttons 5 × 5. */
-export const MAX_OPTIONS = 25;
+const MAX_OPTIONS = 25;
 /** Cards and articles become embeds: 10 per message, 5 rows of buttons per message. */
-export const MAX_CARDS = 10;
-export const MAX_ARTICLES = 10;
+const MAX_CARDS = 10;
+const MAX_ARTICLES = 10;
 /** Five modals of five fields. */
-export const MAX_FORM_FIELDS = 25;
+const MAX_FORM_FIELDS = 25;
 /** A select field is typed into a text box and checked: more choices than a menu holds are fine. */
-export const MAX_FIELD_OPTIONS = 100;
+const MAX_FIELD_OPTIONS = 100;
 /**
  * An interactive message is stored with its reply (KV: 64 KiB per value, the
  * text itself up to 48 KB) and with its prompt: its JSON stays within this.
  */
-export const MAX_INTERACTIVE_BYTES = 12_000;
+const MAX_INTERACTIVE_BYTES = 12_000;
 
 /** Any value (absent included) as a string of at most `max` characters: "" when not text. */
 const text = (max: number) =>
@@ -48,7 +48,7 @@ const itemsOf = <T extends z.ZodTypeAny>(item: T) =>
   z.object({ items: eachOf(item, 1000) }).transform(({ items }) => items);
 
 /** Only http(s) links reach Discord (a link button with any other scheme is refused). */
-export function webLink(value: unknown): string | undefined {
+function webLink(value: unknown): string | undefined {
   if (typeof value !== "string" || value.length > 512) return undefined;
   try {
     const url = new URL(value);

@@ -16,9 +16,9 @@ import { shortCause } from "../startup_failure.ts";
 import { type Answer, type Check, describeAnswer, duration, errorText } from "./check_answer.ts";
 
 /** The webhook events cordwoot needs, and those it uses when present. */
-export const REQUIRED_EVENTS = ["message_created"];
-export const STATUS_EVENTS = ["conversation_updated", "conversation_status_changed"];
-export const OPTIONAL_EVENTS = [
+const REQUIRED_EVENTS = ["message_created"];
+const STATUS_EVENTS = ["conversation_updated", "conversation_status_changed"];
+const OPTIONAL_EVENTS = [
   "message_updated",
   "conversation_typing_on",
   "conversation_typing_off",

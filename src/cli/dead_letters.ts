@@ -108,7 +108,7 @@ export async function* listDeadLetters(
 }
 
 /** Puts a dead letter back in its mailbox; false when it was already moved or dropped. */
-export async function retryDeadLetter(kv: Deno.Kv, letter: DeadLetter): Promise<boolean> {
+async function retryDeadLetter(kv: Deno.Kv, letter: DeadLetter): Promise<boolean> {
   const deadKey = keys.deadItem(letter.dir, letter.userId, letter.position);
   const current = await kv.get<DeadItem>(deadKey);
   if (current.versionstamp === null) return false;
@@ -128,7 +128,7 @@ export async function retryDeadLetter(kv: Deno.Kv, letter: DeadLetter): Promise<
   return res.ok;
 }
 
-export async function dropDeadLetter(kv: Deno.Kv, letter: DeadLetter): Promise<boolean> {
+async function dropDeadLetter(kv: Deno.Kv, letter: DeadLetter): Promise<boolean> {
   const deadKey = keys.deadItem(letter.dir, letter.userId, letter.position);
   const current = await kv.get(deadKey);
   if (current.versionstamp === null) return false;

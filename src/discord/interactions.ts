@@ -26,14 +26,16 @@ import {
 import { type PatternCheck, readInteractiveCustomId } from "../bridge/interactive.ts";
 import type { CsatStore, Logger, MailboxPort, TicketStore } from "../bridge/ports.ts";
 import type { InteractiveStore } from "../bridge/prompts.ts";
-import { handleInteractiveInteraction } from "./interactive_interactions.ts";
+import {
+  EPHEMERAL,
+  handleInteractiveInteraction,
+  type InteractiveResponder,
+} from "./interactive_interactions.ts";
 import type { BrandingConfig } from "../config.ts";
 import { renderEmbed, renderRows } from "./embeds.ts";
 import { pickTopic, TOPIC_CUSTOM_ID_PREFIX } from "../bridge/topics.ts";
 import { answerNudge, NUDGE_CUSTOM_ID_PREFIX } from "../bridge/nudges.ts";
 import type { DiscordBot } from "./gateway.ts";
-
-const EPHEMERAL = 64;
 
 const optionSchema = z.object({ name: z.string(), value: z.unknown().optional() });
 const componentSchema = z.object({
@@ -200,6 +202,18 @@ export async function handleInteraction(
     }
     const customId = i.data?.custom_id ?? "";
     const interactive = readInteractiveCustomId(customId);
+    const responder: InteractiveResponder = {
+      respond,
+      editOriginal: async (data) => {
+        await deps.bot.helpers.editOriginalInteractionResponse(i.token, data as never);
+      },
+      followUp: async (message) => {
+        await deps.bot.helpers.sendFollowupMessage(
+          i.token,
+          { ...message, flags: EPHEMERAL } as never,
+        );
+      },
+    };
     if (interactive && (i.type === 3 || i.type === 5)) {
       return await handleInteractiveInteraction(deps, {
         type: i.type,
@@ -207,44 +221,21 @@ export async function handleInteraction(
         ...interactive,
         values: i.data?.values,
         fields: formValues(i),
-      }, {
-        respond,
-        editOriginal: async (data) => {
-          await deps.bot.helpers.editOriginalInteractionResponse(i.token, data as never);
-        },
-        followUp: async (content) => {
-          await deps.bot.helpers.sendFollowupMessage(i.token, { content, flags: EPHEMERAL });
-        },
-      });
+      }, responder);
     }
+    // The topic menu and the check-in's buttons: acknowledged, then the message shows the choice.
     if (customId.startsWith(TOPIC_CUSTOM_ID_PREFIX) && i.type === 3) {
       await respond(InteractionResponseTypes.DeferredUpdateMessage);
       const outcome = await pickTopic(deps.topics, userId, customId, i.data?.values?.[0]);
-      if (outcome.kind === "note") {
-        await deps.bot.helpers.sendFollowupMessage(i.token, {
-          content: outcome.text,
-          flags: EPHEMERAL,
-        });
-      } else {
-        await deps.bot.helpers.editOriginalInteractionResponse(i.token, {
-          components: renderRows(outcome.rows),
-        } as never);
-      }
-      return;
+      return outcome.kind === "note"
+        ? await responder.followUp({ content: outcome.text })
+        : await responder.editOriginal({ components: renderRows(outcome.rows) });
     }
     if (customId.startsWith(NUDGE_CUSTOM_ID_PREFIX) && i.type === 3) {
       await respond(InteractionResponseTypes.DeferredUpdateMessage);
       const { result, rows } = await answerNudge(deps.commands, userId, customId);
-      if (rows) {
-        await deps.bot.helpers.editOriginalInteractionResponse(i.token, {
-          components: renderRows(rows),
-        } as never);
-      }
-      await deps.bot.helpers.sendFollowupMessage(i.token, {
-        embeds: [embed(result)],
-        flags: EPHEMERAL,
-      });
-      return;
+      if (rows) await responder.editOriginal({ components: renderRows(rows) });
+      return await responder.followUp({ embeds: [embed(result)] });
     }
     if (!customId.startsWith(CSAT_CUSTOM_ID_PREFIX)) return;
     const uuid = customId.slice(CSAT_CUSTOM_ID_PREFIX.length);

@@ -18,7 +18,8 @@ import {
 import { renderCards, renderRows } from "./embeds.ts";
 import type { BrandingConfig } from "../config.ts";
 
-const EPHEMERAL = 64;
+/** Interaction message flag: only the user who interacted sees it. */
+export const EPHEMERAL = 64;
 
 export interface InteractiveInteraction {
   /** 3: a component was used; 5: a modal was submitted. */
@@ -37,7 +38,7 @@ export interface InteractiveResponder {
   /** Edits the message the component is on (after a deferred update). */
   editOriginal(data: Record<string, unknown>): Promise<void>;
   /** A private message to the user only, after the first response. */
-  followUp(text: string): Promise<void>;
+  followUp(message: { content?: string; embeds?: unknown[] }): Promise<void>;
 }
 
 export async function handleInteractiveInteraction(
@@ -76,7 +77,7 @@ async function show(
   outcome: AnswerOutcome,
 ): Promise<void> {
   // The click was acknowledged as an update: a note goes as a private follow-up.
-  if (outcome.kind === "note") return await responder.followUp(outcome.text);
+  if (outcome.kind === "note") return await responder.followUp({ content: outcome.text });
   await responder.editOriginal({
     ...(outcome.piece.cards ? { embeds: renderCards(outcome.piece.cards, deps.branding) } : {}),
     components: renderRows(outcome.piece.rows),

@@ -76,11 +76,11 @@ export interface RequestScheduler {
 }
 
 /** Discord allows 50 per second; the send gate (send_gate.ts) holds the line at the send itself. */
-export const DISCORD_REQUESTS_PER_SECOND = 48;
-export const CONFIRMATION_STALE_MS = 3_000;
-export const TYPING_STALE_MS = 2_000;
-export const BEST_EFFORT_QUEUE_MAX = 200;
-export const BEST_EFFORT_EVERY = 20;
+const DISCORD_REQUESTS_PER_SECOND = 48;
+const CONFIRMATION_STALE_MS = 3_000;
+const TYPING_STALE_MS = 2_000;
+const BEST_EFFORT_QUEUE_MAX = 200;
+const BEST_EFFORT_EVERY = 20;
 
 const realClock: SchedulerClock = {
   now: () => performance.now(),

@@ -25,7 +25,7 @@ import type { RestManager } from "@discordeno/bot";
 import { DiscordTimeout } from "./errors.ts";
 
 /** A JSON request (no files) gets this long for its whole answer. */
-export const DISCORD_REQUEST_TIMEOUT_MS = 15_000;
+const DISCORD_REQUEST_TIMEOUT_MS = 15_000;
 
 /** The deadline for a request uploading `bytes` of files: one second more per MiB. */
 export function discordRequestTimeoutMs(

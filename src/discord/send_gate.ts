@@ -13,7 +13,7 @@
 import type { RestManager } from "@discordeno/bot";
 
 /** Under Discord's 50 per second, with room for the network's jitter. */
-export const DISCORD_SENDS_PER_SECOND = 48;
+const DISCORD_SENDS_PER_SECOND = 48;
 
 type SendRequest = RestManager["sendRequest"];
 

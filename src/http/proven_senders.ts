@@ -25,7 +25,7 @@ export interface ProvenSendersOptions {
 }
 
 /** An hour: Chatwoot sends at least that often on a live inbox, and the reserve follows it. */
-export const PROOF_TTL_MS = 3_600_000;
+const PROOF_TTL_MS = 3_600_000;
 
 export function createProvenSenders(options: ProvenSendersOptions = {}): ProvenSenders {
   const ttlMs = options.ttlMs ?? PROOF_TTL_MS;

@@ -42,7 +42,7 @@ export interface ConnectionLimits {
   reservedForProven: number;
 }
 
-export const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
+const DEFAULT_CONNECTION_LIMITS: ConnectionLimits = {
   headTimeoutMs: 10_000,
   lingerMs: 1_000,
   maxConnections: 1_024,

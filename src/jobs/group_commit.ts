@@ -163,7 +163,7 @@ function keyText(key: Deno.KvKey): string {
  * An upper estimate of a value's stored size, without serializing it: two
  * bytes per string character (V8 stores one or two), sixteen for anything else.
  */
-export function roughBytes(value: unknown, depth = 0): number {
+function roughBytes(value: unknown, depth = 0): number {
   if (typeof value === "string") return 2 * value.length + 8;
   if (typeof value !== "object" || value === null) return 16;
   // Deep or binary values: count them big, they get a group of their own sooner.

@@ -45,7 +45,7 @@ export function downloadTimeoutMs(bytes: number): number {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** Undefined when `url` may be fetched, else why not. */
-export function refusalFor(
+function refusalFor(
   url: URL,
   allowedOrigins: readonly string[],
 ): DownloadResult | undefined {

@@ -18,7 +18,7 @@ export class AnswerTooLarge extends Error {
   }
 }
 
-export async function readCappedBytes(
+async function readCappedBytes(
   res: Response,
   maxBytes = API_ANSWER_MAX_BYTES,
 ): Promise<Uint8Array<ArrayBuffer>> {

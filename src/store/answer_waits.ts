@@ -6,16 +6,18 @@
  */
 import type { AnswerWaits } from "../bridge/nudges.ts";
 import { keys } from "./keys.ts";
-import type { KvRecord } from "./records.ts";
-
-const KEEP_MS = 30 * 24 * 3600_000;
+import { ANSWERABLE_FOR_MS, type KvRecord } from "./records.ts";
 
 export function agentRepliedRecord(conversationId: number, userId: string, at: number): KvRecord {
-  return { key: keys.lastAgent(conversationId), value: { userId, at }, expireIn: KEEP_MS };
+  return {
+    key: keys.lastAgent(conversationId),
+    value: { userId, at },
+    expireIn: ANSWERABLE_FOR_MS,
+  };
 }
 
 export function userWroteRecord(conversationId: number, at: number): KvRecord {
-  return { key: keys.lastUser(conversationId), value: at, expireIn: KEEP_MS };
+  return { key: keys.lastUser(conversationId), value: at, expireIn: ANSWERABLE_FOR_MS };
 }
 
 export function createAnswerWaits(kv: Deno.Kv): AnswerWaits {
@@ -53,7 +55,7 @@ export function createAnswerWaits(kv: Deno.Kv): AnswerWaits {
     async markNudged(conversationId, at) {
       const key = keys.nudged(conversationId);
       return (await kv.atomic().check({ key, versionstamp: null }).set(key, at, {
-        expireIn: KEEP_MS,
+        expireIn: ANSWERABLE_FOR_MS,
       }).commit()).ok || await replaceOlder(kv, key, at);
     },
   };
@@ -63,5 +65,6 @@ export function createAnswerWaits(kv: Deno.Kv): AnswerWaits {
 async function replaceOlder(kv: Deno.Kv, key: Deno.KvKey, at: number): Promise<boolean> {
   const current = await kv.get<number>(key);
   if (current.value !== null && current.value >= at) return false;
-  return (await kv.atomic().check(current).set(key, at, { expireIn: KEEP_MS }).commit()).ok;
+  return (await kv.atomic().check(current).set(key, at, { expireIn: ANSWERABLE_FOR_MS }).commit())
+    .ok;
 }

@@ -44,7 +44,9 @@ export function createFallbackThreads(
       await kv.set(keys.dmsClosed(userId), now(), { expireIn: retryMs });
     },
     async markDmsOpen(userId) {
-      await kv.delete(keys.dmsClosed(userId));
+      // Called for every DM: a read, and a write only for the rare user whose DMs were closed.
+      const closed = await kv.get(keys.dmsClosed(userId));
+      if (closed.value !== null) await kv.atomic().check(closed).delete(closed.key).commit();
     },
     async notInServer(userId) {
       const at = (await kv.get<number>(keys.notInServer(userId))).value;

@@ -1,8 +1,7 @@
 /** Interactive prompts in Deno KV, kept 30 days: an answer after that finds nothing to answer. */
 import type { InteractivePrompt, InteractiveStore } from "../bridge/prompts.ts";
 import { keys } from "./keys.ts";
-
-const KEEP_MS = 30 * 24 * 3600_000;
+import { ANSWERABLE_FOR_MS } from "./records.ts";
 
 export function createInteractiveStore(kv: Deno.Kv): InteractiveStore {
   return {
@@ -12,7 +11,9 @@ export function createInteractiveStore(kv: Deno.Kv): InteractiveStore {
     },
     async recordOnce(prompt) {
       const key = keys.interactive(prompt.chatwootMessageId);
-      await kv.atomic().check({ key, versionstamp: null }).set(key, prompt, { expireIn: KEEP_MS })
+      await kv.atomic().check({ key, versionstamp: null }).set(key, prompt, {
+        expireIn: ANSWERABLE_FOR_MS,
+      })
         .commit();
     },
     async update(chatwootMessageId, change) {
@@ -21,7 +22,9 @@ export function createInteractiveStore(kv: Deno.Kv): InteractiveStore {
         const current = await kv.get<InteractivePrompt>(key);
         if (!current.value) return undefined;
         const next = change(current.value);
-        const done = await kv.atomic().check(current).set(key, next, { expireIn: KEEP_MS })
+        const done = await kv.atomic().check(current).set(key, next, {
+          expireIn: ANSWERABLE_FOR_MS,
+        })
           .commit();
         if (done.ok) return next;
       }

@@ -9,6 +9,7 @@
  */
 import type { SeenKind } from "../bridge/ports.ts";
 import { keys } from "./keys.ts";
+import { ANSWERABLE_FOR_MS } from "./records.ts";
 
 const DAY_MS = 24 * 3600_000;
 
@@ -36,7 +37,7 @@ export function createSeenMarkers(
     // Discord redelivers an interaction within seconds; its token lives 15 minutes.
     interaction: DAY_MS,
     // An interactive message can be answered while its record lives (store/interactive.ts).
-    interactive_answer: 30 * DAY_MS,
+    interactive_answer: ANSWERABLE_FOR_MS,
   };
   const now = options.now ?? Date.now;
   const guard = (op: Deno.AtomicOperation, kind: SeenKind, id: string) => {
