@@ -131,8 +131,12 @@ const schema = z.object({
       .refine((n) => n > 0, "expected megabytes, e.g. 64").optional(),
   ).transform((v) => v ?? 64),
   METRICS_TOKEN: blankAsUnset(z.string().trim().optional()),
-  DEAD_LETTER_DAYS: blankAsUnset(positiveInt("days a dead letter is kept, e.g. 30").optional())
-    .transform((v) => v ?? 30),
+  DEAD_LETTER_DAYS: blankAsUnset(
+    positiveInt("days a dead letter is kept, e.g. 30").refine(
+      (n) => n <= 3650,
+      "at most 3650 (ten years): it becomes a database expiry",
+    ).optional(),
+  ).transform((v) => v ?? 30),
   HEALTH_MAX_ITEM_AGE_MINUTES: blankAsUnset(
     positiveInt("minutes an item may wait before /healthz reports degraded, e.g. 30").optional(),
   ).transform((v) => v ?? 30),
@@ -168,7 +172,8 @@ const schema = z.object({
 
   RECONCILE_WINDOW_HOURS: blankAsUnset(
     z.string().trim().regex(/^\d+$/, "expected a whole number of hours").transform(Number)
-      .refine((n) => n > 0, "expected a whole number of hours, at least 1").optional(),
+      .refine((n) => n > 0, "expected a whole number of hours, at least 1")
+      .refine((n) => n <= 8760, "at most 8760 (a year): it becomes a database expiry").optional(),
   ).transform((v) => v ?? 72),
   REOPEN_WINDOW_HOURS: blankAsUnset(
     z.string().trim().regex(/^\d+(\.\d+)?$/, "expected a number of hours, 0 or more").transform(
@@ -264,10 +269,12 @@ export function loadConfig(env: Record<string, string | undefined>): ConfigResul
   if (secret.success && secret.data === undefined && !(unsigned.success && unsigned.data)) {
     problems.push(WEBHOOK_SECRET_REQUIRED);
   }
-  // Thread messages arrive only over the gateway (not on Deno Deploy, nor with it switched off).
+  // Thread messages arrive only over the gateway (read alone: listed with every other problem).
+  const fallback = schema.shape.FALLBACK_CHANNEL_ID.safeParse(env.FALLBACK_CHANNEL_ID);
+  const gateway = schema.shape.DISCORD_GATEWAY.safeParse(env.DISCORD_GATEWAY);
   if (
-    parsed.success && parsed.data.FALLBACK_CHANNEL_ID &&
-    !(parsed.data.DISCORD_GATEWAY ?? parsed.data.DENO_DEPLOYMENT_ID === undefined)
+    fallback.success && fallback.data && gateway.success &&
+    !(gateway.data ?? env.DENO_DEPLOYMENT_ID === undefined)
   ) {
     problems.push(
       "FALLBACK_CHANNEL_ID needs the Discord gateway: what users write in their threads arrives " +

@@ -1,5 +1,5 @@
 /**
- * Attack: a bug in one stored item (a kind this version does not know, or a
+ * a bug in one stored item (a kind this version does not know, or a
  * known kind of another shape) must be dead-lettered with its sender told,
  * and must never block its mailbox (ARCHITECTURE.md "Closed by default").
  * Real Mailboxes, real dispatch and real tellSender on a `:memory:` KV.

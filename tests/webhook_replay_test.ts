@@ -1,5 +1,5 @@
 /**
- * Attack: a captured, correctly signed webhook replayed within the signature's
+ * a captured, correctly signed webhook replayed within the signature's
  * 5-minute window under a fresh X-Chatwoot-Delivery (the header is not signed)
  * must not undo a later change. Here: an old "contact blocked" re-blocks a
  * user the agent has since unblocked.

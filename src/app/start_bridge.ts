@@ -248,6 +248,7 @@ export async function startBridge(
     csat,
     csatTexts: config.csat,
     interactive: services.interactive,
+    once: (kind, id) => services.links.once(kind, id),
     tickets,
     patterns,
     topics: {

@@ -177,14 +177,15 @@ async function threadFor(
     await fallback.threads.forget(userId);
     if (error instanceof ServiceError && error.code === NOT_IN_SERVER) {
       await fallback.threads.markNotInServer(userId);
-      // An empty thread is of no use, and active threads are limited per server.
-      await deps.discord.deleteChannel(threadId).catch((e) =>
-        deps.log.warn("could not delete an unused fallback thread", {
-          threadId,
-          error: describeError(e),
-        })
-      );
     }
+    // An empty thread is of no use, and active threads are limited per server; the next attempt
+    // opens a new one.
+    await deps.discord.deleteChannel(threadId).catch((e) =>
+      deps.log.warn("could not delete an unused fallback thread", {
+        threadId,
+        error: describeError(e),
+      })
+    );
     throw error;
   }
   deps.log.info("fallback thread opened", { discordUserId: userId, threadId, conversationId });

@@ -109,14 +109,15 @@ function nudgeNotice(userId: string, conversationId: number, agentAt: number) {
         `We have not heard from you since our last reply on ticket #${conversationId}. ` +
         "Is there anything else we can do?",
     },
-    { rows: nudgeRows(conversationId) },
+    { rows: nudgeRows(conversationId, agentAt) },
   );
 }
 
-function nudgeRows(conversationId: number, chosen?: "y" | "s"): ComponentRow[] {
+/** The check-in's buttons: `nudge:<conversation>:<the agent reply's time>:<y|s>`. */
+function nudgeRows(conversationId: number, agentAt: number, chosen?: "y" | "s"): ComponentRow[] {
   const button = (answer: "y" | "s", label: string) => ({
     label,
-    customId: `${NUDGE_CUSTOM_ID_PREFIX}${conversationId}:${answer}`,
+    customId: `${NUDGE_CUSTOM_ID_PREFIX}${conversationId}:${agentAt}:${answer}`,
     style: chosen === answer
       ? "success" as const
       : chosen
@@ -129,20 +130,35 @@ function nudgeRows(conversationId: number, chosen?: "y" | "s"): ComponentRow[] {
 
 /** The user pressed a check-in button: the note or the close, and the buttons disabled. */
 export async function answerNudge(
-  deps: CommandDeps,
+  deps: CommandDeps & {
+    /** True the first time (kind, id) is seen: one check-in answer tells the agents once. */
+    once(kind: string, id: string): Promise<boolean>;
+  },
   userId: string,
   customId: string,
 ): Promise<{ result: NoticeEmbed; rows?: ComponentRow[] }> {
-  const m = /^nudge:(\d{1,15}):([ys])$/.exec(customId);
+  const m = /^nudge:(\d{1,15}):(\d{1,15}):([ys])$/.exec(customId);
   const ticket = await deps.tickets.get(userId);
   if (!m || ticket?.conversationId !== Number(m[1])) {
     return { result: { tone: "info", description: "This ticket is no longer open." } };
   }
   const conversationId = Number(m[1]);
-  const answer = m[2] as "y" | "s";
+  const agentAt = Number(m[2]);
+  const answer = m[3] as "y" | "s";
   if (answer === "s") {
     const result = await closeTicket(deps, userId, "Solved (answered the check-in on Discord)");
-    return { result, rows: result.tone === "success" ? nudgeRows(conversationId, "s") : undefined };
+    return {
+      result,
+      rows: result.tone === "success" ? nudgeRows(conversationId, agentAt, "s") : undefined,
+    };
+  }
+  const answered: NoticeEmbed = {
+    tone: "success",
+    description: "Thanks, our team knows. We will get back to you here.",
+  };
+  // A double click (or a replayed one) tells the agents once.
+  if (!(await deps.once("nudge_answer", `${conversationId}:${agentAt}`))) {
+    return { result: answered, rows: nudgeRows(conversationId, agentAt, "y") };
   }
   try {
     await deps.chatwoot.createPrivateNote(
@@ -155,11 +171,5 @@ export async function answerNudge(
       result: { tone: "warning", description: "That did not reach our team; please try again." },
     };
   }
-  return {
-    result: {
-      tone: "success",
-      description: "Thanks, our team knows. We will get back to you here.",
-    },
-    rows: nudgeRows(conversationId, "y"),
-  };
+  return { result: answered, rows: nudgeRows(conversationId, agentAt, "y") };
 }

@@ -8,7 +8,7 @@
  * `discord:<id>` and continues their last conversation in this inbox.
  */
 import type { DiscordAuthor } from "./items.ts";
-import { isServiceStatus } from "./errors.ts";
+import { describeError, isRetryable, isServiceStatus } from "./errors.ts";
 import type { Topic } from "./prompts.ts";
 import { applyTopic } from "./topics.ts";
 import type {
@@ -248,7 +248,23 @@ async function lastConversationInInbox(
 
 /** Sets a new ticket's topic labels and priority, then forgets them (a retry repeats both). */
 async function labelNewTicket(deps: TicketDeps, ticket: ResolvedTicket): Promise<ResolvedTicket> {
-  if (ticket.pendingTopic) await applyTopic(deps, ticket.conversationId, ticket.pendingTopic);
+  if (ticket.pendingTopic) {
+    try {
+      await applyTopic(deps, ticket.conversationId, ticket.pendingTopic);
+    } catch (error) {
+      // An outage waits; a refusal (an unknown label, say) must not hold the user's messages.
+      if (isRetryable(error)) throw error;
+      deps.log.warn("topic labels or priority refused; the ticket keeps its team and topic", {
+        conversationId: ticket.conversationId,
+        error: describeError(error),
+      });
+      await deps.chatwoot.createPrivateNote(
+        ticket.conversationId,
+        `cordwoot: Chatwoot refused this topic's labels or priority (${describeError(error)}); ` +
+          "check TICKET_TOPICS.",
+      ).catch(() => {});
+    }
+  }
   const { pendingTopic: _done, ...labelled } = ticket;
   await deps.tickets.save(labelled);
   return labelled;

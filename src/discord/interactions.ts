@@ -85,6 +85,8 @@ export interface InteractionDeps {
   /** Queues a message sent with the ticket command, like a DM; false for a duplicate. */
   acceptCommandMessage(dm: InboundDm): Promise<boolean>;
   commands: CommandDeps;
+  /** True the first time (kind, id) is seen (one-time actions, e.g. a check-in answer). */
+  once(kind: string, id: string): Promise<boolean>;
   csat: CsatStore;
   csatTexts: CsatTexts;
   interactive: InteractiveStore;
@@ -233,7 +235,11 @@ export async function handleInteraction(
     }
     if (customId.startsWith(NUDGE_CUSTOM_ID_PREFIX) && i.type === 3) {
       await respond(InteractionResponseTypes.DeferredUpdateMessage);
-      const { result, rows } = await answerNudge(deps.commands, userId, customId);
+      const { result, rows } = await answerNudge(
+        { ...deps.commands, once: deps.once },
+        userId,
+        customId,
+      );
       if (rows) await responder.editOriginal({ components: renderRows(rows) });
       return await responder.followUp({ embeds: [embed(result)] });
     }

@@ -133,7 +133,8 @@ export function createHttpApp(deps: HttpDeps): Hono<AppEnv> {
       // A message event's delivery id is checked in the same commit that queues it.
       // The delivery id is not signed: a captured request replayed under a new one is caught by
       // its signature, which covers the timestamp and the body (unsigned trials: the delivery id).
-      const replayKey = c.req.header("x-chatwoot-signature") ?? delivery;
+      // Hex is accepted in any case: the key is the digest as one spelling.
+      const replayKey = c.req.header("x-chatwoot-signature")?.trim().toLowerCase() ?? delivery;
       if (parsed.kind !== "message" && replayKey && !(await deps.firstDelivery(replayKey))) {
         deps.countWebhook("replayed");
         log.info("replayed delivery ignored");

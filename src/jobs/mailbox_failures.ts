@@ -56,6 +56,13 @@ export interface FailureDeps {
   deliveredSince?: (service: OutageService, sinceMs: number) => boolean;
 }
 
+/**
+ * Attempts after which a server error of an item whose service answers its
+ * check is the item's even when no other delivery got through (about two
+ * hours at the default backoff: 1 s doubling to 10 minutes).
+ */
+const QUIET_BLAME_AFTER = 20;
+
 /** A rate limit without Retry-After is short-lived: retried at least this often. */
 const RATE_LIMIT_WAIT_MS = 2_000;
 
@@ -76,7 +83,12 @@ export async function handleItemFailure(
   // Waiting for the user was no failure: a failure after it starts its own count.
   const previous = stored?.waitingForUser ? null : stored;
   const failingSince = previous?.since ?? deps.now();
-  const failure = await blameItemIfOthersGetThrough(deps, classifyFailure(error), failingSince);
+  const failure = await blameItemIfOthersGetThrough(
+    deps,
+    classifyFailure(error),
+    failingSince,
+    previous?.attempts ?? 0,
+  );
   let itemFailures = previous?.itemFailures ?? 0;
   // A rate limit is waited out (its own delay), not shown as an outage nor woken by a probe.
   let waitingOn = failure.cause === "outage" && !failure.rateLimit ? failure.service : undefined;
@@ -165,11 +177,16 @@ async function blameItemIfOthersGetThrough(
   deps: FailureDeps,
   failure: Failure,
   failingSince: number,
+  attemptsSoFar: number,
 ): Promise<Failure> {
   if (failure.cause !== "outage" || !failure.mayBeItem || failure.service === "storage") {
     return failure;
   }
-  if (deps.deliveredSince && !deps.deliveredSince(failure.service, failingSince)) return failure;
+  // On a quiet bridge nothing else may be delivered meanwhile (this user's next items wait behind
+  // this one): past QUIET_BLAME_AFTER attempts the service's answering check is proof enough.
+  const othersGotThrough = !deps.deliveredSince ||
+    deps.deliveredSince(failure.service, failingSince) || attemptsSoFar >= QUIET_BLAME_AFTER;
+  if (!othersGotThrough) return failure;
   if (!deps.serviceAnswers || !await deps.serviceAnswers(failure.service)) return failure;
   return { cause: "item", service: failure.service, reason: failure.reason };
 }
